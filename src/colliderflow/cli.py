@@ -1,0 +1,213 @@
+"""The ``colliderflow`` command line: one subcommand per pipeline stage.
+
+    colliderflow pileup-pool      generate the minimum-bias library used for pileup overlay
+    colliderflow dataset          generate -> simulate -> target, written as Parquet chunks
+    colliderflow inspect          validate a dataset and print a summary
+    colliderflow validate-target  the MLPF paper's Figure-1 checks of the target against truth
+    colliderflow cards            list the shipped detector cards or print one
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def _range(text: str, kind=float) -> tuple:
+    parts = text.split(":") if ":" in text else text.split("-", 1) if not text.startswith("-") else [text]
+    if len(parts) == 1:
+        return kind(parts[0]), kind(parts[0])
+    return kind(parts[0]), kind(parts[1])
+
+
+def _add_pool(sub) -> None:
+    p = sub.add_parser(
+        "pileup-pool", help="generate a minimum-bias pool for pileup overlay",
+        description="Generate inelastic minimum-bias Pythia events once and store them; 'dataset' "
+                    "overlays Npu distinct events of the pool on each hard event. The pool should be "
+                    "several times larger than the largest pileup you will overlay.",
+    )
+    p.add_argument("--out", required=True, type=Path, help="output Parquet file")
+    p.add_argument("--events", type=int, default=5000, help="number of min-bias events (default: 5000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    p.add_argument("--sqrt-s", type=float, default=14.0, help="centre-of-mass energy in TeV (default: 14)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
+    p.set_defaults(func=_cmd_pool)
+
+
+def _add_dataset(sub) -> None:
+    from colliderflow.generate.guns import GUN_PARTICLES
+    from colliderflow.generate.processes import GUN_PROCESS, PROCESSES
+
+    processes = sorted(k for k in PROCESSES if k != "minbias") + [GUN_PROCESS]
+    p = sub.add_parser(
+        "dataset", help="generate, simulate and build targets into a Parquet dataset",
+        description="Run Pythia 8 (or a particle gun), overlay pileup, simulate the detector and build "
+                    "the MLPF target; write per-event jagged arrays as Parquet chunks. Writes are "
+                    "atomic; re-running the same command fills in only missing chunks.",
+    )
+    p.add_argument("--process", choices=processes, default="ttbar", help="physics process (default: ttbar)")
+    p.add_argument("--events", type=int, default=100, help="number of events (default: 100)")
+    p.add_argument("--seed", type=int, default=0, help="run seed; event i depends only on (seed, i) (default: 0)")
+    p.add_argument("--sqrt-s", type=float, default=14.0, help="centre-of-mass energy in TeV (default: 14; 13.6 for OOD tests)")
+    p.add_argument("--pileup", default="0", help="pileup interactions: N or LOW-HIGH, uniform (default: 0)")
+    p.add_argument("--pileup-pool", type=Path, help="min-bias pool from 'colliderflow pileup-pool' (needed if pileup > 0)")
+    p.add_argument("--detector", default="cms-like", help="shipped card name or card YAML path (default: cms-like)")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes; output identical for any value (default: 1)")
+    p.add_argument("--chunk-size", type=int, default=50, help="events per Parquet chunk (default: 50)")
+    p.add_argument("--chunks", help="build only chunks A-B (0-based, B exclusive) of the dataset, for batch arrays")
+    g = p.add_argument_group("particle gun (with --process gun)")
+    g.add_argument("--gun-particle", choices=sorted(GUN_PARTICLES), default="pi", help="particle (default: pi)")
+    g.add_argument("--gun-pt", default="1-200", help="pT range in GeV, log-uniform (default: 1-200)")
+    g.add_argument("--gun-eta", default="-2.5:2.5", help="eta range LOW:HIGH (default: -2.5:2.5)")
+    g.add_argument("--gun-n", type=int, default=1, help="particles per event (default: 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_dataset)
+
+
+def _add_inspect(sub) -> None:
+    p = sub.add_parser(
+        "inspect", help="validate a dataset and print a summary",
+        description="Read every chunk, check kind, schema version, layout and values (no NaN/inf), and "
+                    "print events, elements per event and target classes. Exits 1 on the first bad file.",
+    )
+    p.add_argument("path", type=Path, help="dataset directory or one chunk file")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_cmd_inspect)
+
+
+def _add_validate_target(sub) -> None:
+    p = sub.add_parser(
+        "validate-target", help="Figure-1 plots: target (pileup removed) vs generator truth",
+        description="Compare the MLPF target after removing pileup (pu_frac < 0.5) with the generator truth: "
+                    "particle pT, jet pT, jet response and MET; PNG plots and a JSON of the numbers.",
+    )
+    p.add_argument("path", type=Path, help="dataset directory or chunk file")
+    p.add_argument("--out", type=Path, required=True, help="output directory for plots and metrics")
+    p.set_defaults(func=_cmd_validate_target)
+
+
+def _add_cards(sub) -> None:
+    p = sub.add_parser("cards", help="list shipped detector cards, or print one resolved",
+                       description="Without a name, list the shipped cards; with a name or path, print the "
+                                   "card with every default filled in (YAML).")
+    p.add_argument("name", nargs="?", help="card name or path")
+    p.set_defaults(func=_cmd_cards)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import colliderflow
+
+    parser = argparse.ArgumentParser(
+        prog="colliderflow",
+        description="Machine-learned event reconstruction and simulation for hadron colliders. "
+                    "Pipeline: pileup-pool -> dataset -> inspect / validate-target.",
+    )
+    parser.add_argument("--version", action="version", version=f"colliderflow {colliderflow.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_pool(sub)
+    _add_dataset(sub)
+    _add_inspect(sub)
+    _add_validate_target(sub)
+    _add_cards(sub)
+    return parser
+
+
+def _cmd_pool(args) -> int:
+    from colliderflow.generate.source import generate_pool
+
+    path = generate_pool(args.out, args.events, seed=args.seed, sqrt_s=args.sqrt_s, jobs=args.jobs)
+    print(f"wrote {args.events} min-bias events to {path}")
+    return 0
+
+
+def _cmd_dataset(args) -> int:
+    from colliderflow.dataset.build import DatasetConfig, build_dataset
+    from colliderflow.generate.guns import GunConfig
+    from colliderflow.generate.pileup import PileupRange
+    from colliderflow.generate.source import GenerationConfig
+
+    gun = None
+    if args.process == "gun":
+        pt = _range(args.gun_pt)
+        eta = _range(args.gun_eta)
+        gun = GunConfig(args.gun_particle, pt[0], pt[1], eta[0], eta[1], args.gun_n)
+    generation = GenerationConfig(
+        process=args.process, sqrt_s=args.sqrt_s, seed=args.seed, pileup=PileupRange.parse(args.pileup),
+        pileup_pool=str(args.pileup_pool) if args.pileup_pool else None, gun=gun,
+    )
+    config = DatasetConfig(generation=generation, detector=args.detector, events=args.events,
+                           chunk_size=args.chunk_size)
+    chunk_range = _range(args.chunks, int) if args.chunks else None
+    summary = build_dataset(config, args.out, jobs=args.jobs, chunk_range=chunk_range, progress=not args.quiet)
+    print(f"{args.out}: built {summary['chunks_built']} chunk(s), reused {summary['chunks_skipped']}, "
+          f"{summary['events_built']} events in {summary['wall_seconds']:.1f} s")
+    return 0
+
+
+def _cmd_inspect(args) -> int:
+    from colliderflow.dataset.read import inspect_dataset
+
+    s = inspect_dataset(args.path)
+    if args.json:
+        print(json.dumps(s, indent=1))
+        return 0
+    e = s["elements_per_event"]
+    print(f"{s['path']}: {s['events']} events in {s['files']} file(s), processes {', '.join(s['processes'])}"
+          + (f", detector {s['detector']}" if s.get("detector") else ""))
+    print(f"  elements/event: mean {e['mean']:.0f} (min {e['min']}, max {e['max']});"
+          f" tracks/event {s['tracks_per_event']:.0f}; pileup/event {s['pileup_per_event']:.1f}")
+    print("  element types:  " + ", ".join(f"{k} {v}" for k, v in s["element_types"].items()))
+    print("  target classes: " + ", ".join(f"{k} {v}" for k, v in s["target_classes"].items()))
+    print(f"  target particles from pileup (pu_frac > 0.5): {100 * s['target_pileup_fraction']:.1f}%")
+    if s.get("missing_chunks"):
+        print(f"  INCOMPLETE: {len(s['missing_chunks'])} chunk(s) missing, e.g. {s['missing_chunks'][0]}")
+        return 1
+    print("  all files valid")
+    return 0
+
+
+def _cmd_validate_target(args) -> int:
+    from colliderflow.target.validation import validate_target
+
+    metrics = validate_target(args.path, args.out)
+    print(f"wrote {len(metrics['plots'])} plots and metrics.json to {args.out}")
+    return 0
+
+
+def _cmd_cards(args) -> int:
+    import yaml
+
+    from colliderflow.simulate.card import load_card, shipped_cards
+
+    if not args.name:
+        for name, path in sorted(shipped_cards().items()):
+            print(f"{name:12s} {load_card(path).description}")
+        return 0
+    print(yaml.safe_dump(load_card(args.name).to_dict(), sort_keys=False), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from colliderflow.utils.config import ConfigError
+    from colliderflow.utils.parquet import FileFormatError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileFormatError, ConfigError, FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"colliderflow {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"colliderflow {args.command}: interrupted; completed chunks are kept, re-run to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

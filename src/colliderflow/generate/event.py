@@ -1,0 +1,67 @@
+"""One generated event: final-state particles plus the generator records needed downstream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from colliderflow.generate.particles import GenParticles
+
+__all__ = ["GenEvent", "EventInfo", "HADRON_FIELDS", "TAU_FIELDS", "PARTON_FIELDS", "empty_record"]
+
+#: weakly decaying b and c hadrons (for ghost-association jet flavour); ``flavour`` is 5 or 4
+HADRON_FIELDS = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
+                 "energy": np.float64, "flavour": np.int8}
+#: hadronically decaying taus: visible four-momentum, charge and decay mode
+#: (decay_mode = 5 * (n_charged - 1) + n_pi0, as in CMS)
+TAU_FIELDS = {"px": np.float64, "py": np.float64, "pz": np.float64, "energy": np.float64,
+              "charge": np.int8, "decay_mode": np.int8}
+#: outgoing partons of the hard process (for parton flavour)
+PARTON_FIELDS = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
+                 "energy": np.float64}
+
+
+def empty_record(fields: dict[str, type]) -> dict[str, np.ndarray]:
+    return {name: np.zeros(0, dtype=dt) for name, dt in fields.items()}
+
+
+@dataclass
+class EventInfo:
+    """Per-event information. Vertex in cm, time in ns, sqrt_s in TeV."""
+
+    process: str
+    index: int
+    seed: int
+    sqrt_s: float
+    weight: float = 1.0
+    n_pu: int = 0
+    pv_x: float = 0.0
+    pv_y: float = 0.0
+    pv_z: float = 0.0
+    pv_t: float = 0.0
+
+
+@dataclass
+class GenEvent:
+    """A generated event.
+
+    Attributes:
+        particles: final-state particles of the hard scatter (interaction 0) and of every
+            pileup interaction, vertices in the lab frame.
+        hadrons: weakly decaying b/c hadrons of the hard scatter, ``HADRON_FIELDS``, each (H,).
+        taus: hadronic taus of the hard scatter, ``TAU_FIELDS``, each (U,).
+        partons: outgoing hard-process partons, ``PARTON_FIELDS``, each (P,).
+        info: event information.
+    """
+
+    particles: GenParticles
+    info: EventInfo
+    hadrons: dict[str, np.ndarray] = field(default_factory=lambda: empty_record(HADRON_FIELDS))
+    taus: dict[str, np.ndarray] = field(default_factory=lambda: empty_record(TAU_FIELDS))
+    partons: dict[str, np.ndarray] = field(default_factory=lambda: empty_record(PARTON_FIELDS))
+
+    @property
+    def hard(self) -> GenParticles:
+        """The hard-scatter final-state particles (the generator truth before neutrino removal)."""
+        return self.particles.select(self.particles.interaction == 0)

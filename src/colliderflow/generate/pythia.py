@@ -1,0 +1,195 @@
+"""Pythia 8 hard-scatter generation, one event per (seed, index).
+
+Pythia is initialised once per process with a seed derived from the run seed; before each
+event its random engine is re-seeded from (seed, index), so that an event does not depend on
+which worker generated it or on what was generated before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import numpy as np
+
+from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS
+from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU, GenParticles
+from colliderflow.generate.processes import common_settings, process_settings
+from colliderflow.utils.rng import pythia_seed
+
+__all__ = ["PythiaGenerator", "HardScatter", "hadron_flavour"]
+
+_MM_TO_CM = 0.1
+_MM_PER_NS = 299.792458
+_MAX_TRIES = 20
+
+
+def hadron_flavour(pid: int) -> int:
+    """Heaviest quark flavour (5 for b, 4 for c) of a hadron PDG id, else 0."""
+    a = abs(pid)
+    if a < 100 or a >= 1_000_000:
+        return 0
+    digits = ((a // 1000) % 10, (a // 100) % 10, (a // 10) % 10)
+    if a >= 1000:
+        quarks = digits
+    else:
+        quarks = digits[1:]
+    heaviest = max(quarks)
+    return heaviest if heaviest in (4, 5) else 0
+
+
+@contextlib.contextmanager
+def _silence_stdout():
+    """Pythia prints warnings from C++ to file descriptor 1; keep them off the terminal."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+class HardScatter:
+    """The output of one Pythia event: final-state particles and generator records."""
+
+    __slots__ = ("particles", "hadrons", "taus", "partons", "weight")
+
+    def __init__(self, particles, hadrons, taus, partons, weight):
+        self.particles: GenParticles = particles
+        self.hadrons: dict[str, np.ndarray] = hadrons
+        self.taus: dict[str, np.ndarray] = taus
+        self.partons: dict[str, np.ndarray] = partons
+        self.weight: float = weight
+
+
+class PythiaGenerator:
+    """Generates events of one process with Pythia 8.
+
+    Args:
+        process: a name from ``colliderflow.generate.processes.PROCESSES``.
+        sqrt_s: centre-of-mass energy in TeV (14 by default; 13.6 for out-of-distribution tests).
+        seed: the run seed; event ``index`` is a function of (seed, index) only.
+        extra_settings: further Pythia ``readString`` settings (applied last).
+    """
+
+    def __init__(self, process: str, sqrt_s: float = 14.0, seed: int = 0,
+                 extra_settings: tuple[str, ...] = ()) -> None:
+        import pythia8mc
+
+        self.process = process
+        self.sqrt_s = sqrt_s
+        self.seed = seed
+        settings = [*common_settings(sqrt_s), *process_settings(process), *extra_settings]
+        settings += ["Random:setSeed = on", f"Random:seed = {pythia_seed(seed, 0, 'pythia-init')}"]
+        with _silence_stdout():
+            self._pythia = pythia8mc.Pythia("", False)
+            for s in settings:
+                if not self._pythia.readString(s):
+                    raise ValueError(f"Pythia rejected the setting {s!r}")
+            ok = self._pythia.init()
+        if not ok:
+            raise RuntimeError(f"Pythia initialisation failed for process {process!r} at {sqrt_s} TeV")
+
+    def generate(self, index: int) -> HardScatter:
+        """Generate event ``index``; its vertices are relative to the interaction point."""
+        py = self._pythia
+        with _silence_stdout():
+            for attempt in range(_MAX_TRIES):
+                py.rndm.init(pythia_seed(self.seed, index, f"pythia-{attempt}"))
+                if py.next():
+                    break
+            else:
+                raise RuntimeError(f"Pythia failed {_MAX_TRIES} times to generate event {index}")
+        return _convert(py.event, float(py.infoPython().weight()))
+
+
+def _convert(event, weight: float) -> HardScatter:
+    """Extract final-state particles, ancestry flags, b/c hadrons, hadronic taus and hard partons."""
+    n = event.size()
+    flags = np.zeros(n, dtype=np.uint8)
+    tau_of = np.full(n, -1, dtype=np.int16)
+    final_rows = []
+    hadron_rows = []
+    tau_entries = []
+    parton_rows = []
+    for i in range(1, n):
+        p = event[i]
+        status = p.status()
+        pid = p.id()
+        m1 = p.mother1()
+        if 91 <= abs(status) <= 99 and m1 > 0:
+            mother = event[m1]
+            mflag = flags[m1]
+            hf = hadron_flavour(mother.id())
+            if hf == 5:
+                mflag |= FLAG_FROM_B
+            elif hf == 4:
+                mflag |= FLAG_FROM_C
+            if mother.idAbs() == 15:
+                mflag |= FLAG_FROM_TAU
+            flags[i] = mflag
+            tau_of[i] = tau_of[m1]
+        if abs(pid) == 15 and p.daughter1() > 0 and event[p.daughter1()].idAbs() != 15:
+            tau_of[i] = len(tau_entries)
+            tau_entries.append(i)
+        if abs(status) == 23 and (abs(pid) <= 5 or pid == 21):
+            parton_rows.append((pid, p.px(), p.py(), p.pz(), p.e()))
+        if p.isFinal():
+            final_rows.append((pid, round(p.charge()), p.px(), p.py(), p.pz(), p.e(), p.m(),
+                               p.xProd(), p.yProd(), p.zProd(), p.tProd(), flags[i], tau_of[i]))
+        elif p.isHadron():
+            hf = hadron_flavour(pid)
+            if hf and not any(hadron_flavour(event[d].id()) == hf for d in p.daughterList()):
+                hadron_rows.append((pid, p.px(), p.py(), p.pz(), p.e(), hf))
+
+    cols = list(zip(*final_rows)) if final_rows else [()] * 13
+    particles = GenParticles(
+        pid=cols[0], charge=cols[1], px=cols[2], py=cols[3], pz=cols[4], energy=cols[5], mass=cols[6],
+        vx=np.asarray(cols[7], dtype=float) * _MM_TO_CM, vy=np.asarray(cols[8], dtype=float) * _MM_TO_CM,
+        vz=np.asarray(cols[9], dtype=float) * _MM_TO_CM, t=np.asarray(cols[10], dtype=float) / _MM_PER_NS,
+        interaction=np.zeros(len(final_rows)), flags=cols[11], tau_index=cols[12],
+    )
+    return HardScatter(
+        particles,
+        _record(hadron_rows, HADRON_FIELDS),
+        _taus(event, tau_entries),
+        _record(parton_rows, PARTON_FIELDS),
+        weight,
+    )
+
+
+def _record(rows: list[tuple], fields: dict[str, type]) -> dict[str, np.ndarray]:
+    cols = list(zip(*rows)) if rows else [()] * len(fields)
+    return {name: np.asarray(col, dtype=dt) for (name, dt), col in zip(fields.items(), cols)}
+
+
+def _taus(event, entries: list[int]) -> dict[str, np.ndarray]:
+    """Visible four-momentum and decay mode of each tau (leptonic taus get decay_mode -1)."""
+    rows = []
+    for i in entries:
+        vis = np.zeros(4)
+        n_charged = n_pi0 = 0
+        leptonic = False
+        for d in event[i].daughterList():
+            dp = event[d]
+            a = dp.idAbs()
+            if a in (12, 14, 16):
+                continue
+            if a in (11, 13):
+                leptonic = True
+            vis += (dp.px(), dp.py(), dp.pz(), dp.e())
+            if a == 111:
+                n_pi0 += 1
+            elif dp.isCharged():
+                n_charged += 1
+            elif dp.isHadron() and a != 22:
+                # neutral kaons and other neutral hadrons count with the pi0s
+                n_pi0 += 1
+        mode = -1 if leptonic else 5 * max(n_charged - 1, 0) + min(n_pi0, 4)
+        rows.append((*vis, round(event[i].charge()), mode))
+    return _record(rows, TAU_FIELDS)

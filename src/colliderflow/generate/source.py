@@ -1,0 +1,150 @@
+"""Event sources: hard scatter (Pythia or particle gun) plus pileup, one event per index.
+
+An event depends only on (seed, index): ``EventSource(config).generate(i)`` gives the same
+event in any process and in any order.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from colliderflow.generate.event import EventInfo, GenEvent
+from colliderflow.generate.guns import GunConfig, shoot
+from colliderflow.generate.particles import GenParticles
+from colliderflow.generate.pileup import BeamSpot, PileupPool, PileupRange, write_pool
+from colliderflow.generate.processes import GUN_PROCESS, MINBIAS, process_settings
+from colliderflow.generate.pythia import PythiaGenerator
+from colliderflow.utils.rng import event_rng
+
+__all__ = ["GenerationConfig", "EventSource", "generate_pool"]
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """What to generate.
+
+    Attributes:
+        process: a Pythia process name (ttbar, qcd, ztautau, gammajets) or ``gun``.
+        sqrt_s: centre-of-mass energy in TeV.
+        seed: run seed; event i depends only on (seed, i).
+        pileup: number of pileup interactions per event (uniform range).
+        pileup_pool: path of the minimum-bias pool file (required when pileup > 0).
+        gun: particle gun settings (only with process ``gun``).
+        beam_spot: luminous region.
+    """
+
+    process: str = "ttbar"
+    sqrt_s: float = 14.0
+    seed: int = 0
+    pileup: PileupRange = field(default_factory=PileupRange)
+    pileup_pool: str | None = None
+    gun: GunConfig | None = None
+    beam_spot: BeamSpot = field(default_factory=BeamSpot)
+
+    def __post_init__(self) -> None:
+        if self.process == GUN_PROCESS:
+            if self.gun is None:
+                object.__setattr__(self, "gun", GunConfig())
+        else:
+            process_settings(self.process)  # validates the name
+            if self.gun is not None:
+                raise ValueError("gun settings given for a Pythia process; use process 'gun'")
+        if self.pileup.high > 0 and not self.pileup_pool:
+            raise ValueError(
+                f"pileup {self.pileup} requested but no pileup pool given; create one with "
+                "'colliderflow pileup-pool --out pool.parquet' and pass --pileup-pool"
+            )
+        if self.sqrt_s <= 0:
+            raise ValueError(f"sqrt_s must be positive, got {self.sqrt_s} TeV")
+
+
+class EventSource:
+    """Generates ``GenEvent`` objects by index (Pythia is initialised lazily, once)."""
+
+    def __init__(self, config: GenerationConfig) -> None:
+        self.config = config
+        self._pythia: PythiaGenerator | None = None
+        self._pool: PileupPool | None = None
+        if config.pileup.high > 0:
+            self._pool = PileupPool(config.pileup_pool)
+
+    def _hard(self, index: int):
+        cfg = self.config
+        if cfg.process == GUN_PROCESS:
+            return shoot(cfg.gun, event_rng(cfg.seed, index, "gun")), None
+        if self._pythia is None:
+            self._pythia = PythiaGenerator(cfg.process, cfg.sqrt_s, cfg.seed)
+        return None, self._pythia.generate(index)
+
+    def generate(self, index: int) -> GenEvent:
+        cfg = self.config
+        particles, hard = self._hard(index)
+        if hard is not None:
+            particles = hard.particles
+        rng = event_rng(cfg.seed, index, "pileup")
+        pv = cfg.beam_spot.sample(1, rng)[0]
+        particles.vx += pv[0]
+        particles.vy += pv[1]
+        particles.vz += pv[2]
+        particles.t += pv[3]
+        n_pu = cfg.pileup.sample(rng)
+        if n_pu:
+            particles = GenParticles.concatenate([particles, self._pool.overlay(n_pu, rng, cfg.beam_spot)])
+        info = EventInfo(
+            process=cfg.process, index=index, seed=cfg.seed, sqrt_s=cfg.sqrt_s,
+            weight=hard.weight if hard is not None else 1.0, n_pu=n_pu,
+            pv_x=float(pv[0]), pv_y=float(pv[1]), pv_z=float(pv[2]), pv_t=float(pv[3]),
+        )
+        if hard is None:
+            return GenEvent(particles=particles, info=info)
+        return GenEvent(particles=particles, info=info, hadrons=hard.hadrons, taus=hard.taus, partons=hard.partons)
+
+
+_GENERATORS: dict[tuple[int, float], PythiaGenerator] = {}
+
+
+def _minbias_block(args: tuple[int, float, int, int]) -> list[GenParticles]:
+    """Events [start, stop) of the pool; one Pythia instance per process is reused (init ~6 s)."""
+    seed, sqrt_s, start, stop = args
+    gen = _GENERATORS.get((seed, sqrt_s))
+    if gen is None:
+        gen = _GENERATORS[(seed, sqrt_s)] = PythiaGenerator(MINBIAS, sqrt_s, seed)
+    out = []
+    for i in range(start, stop):
+        p = gen.generate(i).particles
+        p.flags[:] = 0
+        p.tau_index[:] = -1
+        out.append(p)
+    return out
+
+
+def generate_pool(path: str | os.PathLike, n_events: int, seed: int = 1, sqrt_s: float = 14.0,
+                  jobs: int = 1, progress: bool = True) -> Path:
+    """Generate a minimum-bias pool of ``n_events`` events and write it atomically to ``path``.
+
+    The pool is identical for any ``jobs``: event i depends only on (seed, i).
+    """
+    if n_events < 1:
+        raise ValueError(f"a pileup pool needs at least one event, got {n_events}")
+    block = 250
+    tasks = [(seed, sqrt_s, a, min(a + block, n_events)) for a in range(0, n_events, block)]
+    events: list[GenParticles] = []
+    with tqdm(total=n_events, desc="min-bias pool", unit="ev", disable=not progress) as bar:
+        if jobs <= 1:
+            for t in tasks:
+                events += _minbias_block(t)
+                bar.update(t[3] - t[2])
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+                for t, res in zip(tasks, pool.map(_minbias_block, tasks)):
+                    events += res
+                    bar.update(t[3] - t[2])
+    write_pool(path, events, {"process": MINBIAS, "seed": seed, "sqrt_s": sqrt_s})
+    return Path(path)

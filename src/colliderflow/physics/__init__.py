@@ -1,0 +1,1 @@
+"""Physics objects and metrics shared by every reconstruction: jets, MET, matching."""

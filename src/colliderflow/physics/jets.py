@@ -1,0 +1,78 @@
+"""Anti-kt jets through the scikit-hep ``fastjet`` package, and reco-gen jet matching."""
+
+from __future__ import annotations
+
+import warnings
+
+import awkward as ak
+import numpy as np
+
+__all__ = ["cluster_jets", "match_jets", "delta_r"]
+
+
+def cluster_jets(pt: ak.Array, eta: ak.Array, phi: ak.Array, energy: ak.Array,
+                 radius: float = 0.4, min_pt: float = 5.0, weight: ak.Array | None = None) -> ak.Array:
+    """Cluster anti-kt jets per event.
+
+    Args:
+        pt, eta, phi, energy: jagged (events, particles) kinematics in GeV and rad.
+        radius: anti-kt distance parameter R.
+        min_pt: minimum jet pT in GeV.
+        weight: optional per-particle four-momentum scale (e.g. PUPPI weights); 0 removes a particle.
+
+    Returns:
+        jagged (events, jets) records with ``pt, eta, phi, energy, mass, n_constituents``,
+        sorted by decreasing pT.
+    """
+    import fastjet
+
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    e = energy
+    if weight is not None:
+        px, py, pz, e = px * weight, py * weight, pz * weight, e * weight
+    keep = e > 0
+    particles = ak.zip({"px": px[keep], "py": py[keep], "pz": pz[keep], "E": e[keep]}, with_name="Momentum4D")
+    particles = ak.values_astype(particles, np.float64)
+    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cs = fastjet.ClusterSequence(particles, jetdef)
+        jets = cs.inclusive_jets(min_pt=min_pt)
+        nconst = ak.num(cs.constituents(min_pt=min_pt), axis=2)
+    jpt = np.hypot(jets.px, jets.py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jeta = np.arcsinh(jets.pz / jpt)
+    jphi = np.arctan2(jets.py, jets.px)
+    m2 = jets.E**2 - jets.px**2 - jets.py**2 - jets.pz**2
+    out = ak.zip({"pt": jpt, "eta": jeta, "phi": jphi, "energy": jets.E,
+                  "mass": np.sqrt(np.maximum(m2, 0.0)), "n_constituents": nconst})
+    return out[ak.argsort(out.pt, ascending=False)]
+
+
+def delta_r(eta1, phi1, eta2, phi2):
+    """Angular distance sqrt(d_eta^2 + d_phi^2) with d_phi wrapped into [-pi, pi)."""
+    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+    return np.sqrt((eta1 - eta2) ** 2 + dphi**2)
+
+
+def match_jets(reco: ak.Array, gen: ak.Array, dr_max: float = 0.2) -> ak.Array:
+    """For every gen jet, the index of the closest reco jet within ``dr_max`` (-1 if none).
+
+    Matching is unique and greedy: the globally closest pair is matched first.
+    """
+    out = []
+    for r, g in zip(ak.to_list(reco[["eta", "phi"]]), ak.to_list(gen[["eta", "phi"]])):
+        idx = np.full(len(g), -1, dtype=np.int64)
+        if r and g:
+            re = np.array([[j["eta"], j["phi"]] for j in r])
+            ge = np.array([[j["eta"], j["phi"]] for j in g])
+            d = delta_r(ge[:, None, 0], ge[:, None, 1], re[None, :, 0], re[None, :, 1])
+            pairs = np.argwhere(d < dr_max)
+            order = np.argsort(d[pairs[:, 0], pairs[:, 1]], kind="stable")
+            used_r = set()
+            for gi, ri in pairs[order]:
+                if idx[gi] < 0 and ri not in used_r:
+                    idx[gi] = ri
+                    used_r.add(ri)
+        out.append(idx)
+    return ak.Array(out)

@@ -1,0 +1,96 @@
+"""HEP-style plots (mplhep) shared by every report: histograms with a ratio panel, 2-D maps."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep as hep  # noqa: E402
+import numpy as np  # noqa: E402
+
+from colliderflow.utils.atomic import atomic_path  # noqa: E402
+
+__all__ = ["hist_ratio", "hist2d", "save", "LABEL"]
+
+LABEL = "colliderflow simulation"
+
+
+def _style() -> None:
+    plt.style.use(hep.style.CMS)
+
+
+def save(fig, path: str | os.PathLike) -> Path:
+    """Save a figure as PNG atomically and close it."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def hist_ratio(samples: dict[str, np.ndarray], bins: np.ndarray, xlabel: str, path: str | os.PathLike,
+               reference: str | None = None, logx: bool = False, logy: bool = True, density: bool = False,
+               title: str = "", weights: dict[str, np.ndarray] | None = None) -> Path:
+    """Overlaid step histograms with a ratio panel to ``reference`` (the first sample by default).
+
+    Statistical uncertainties (sqrt of the sum of squared weights) are drawn as error bars on the ratio.
+    """
+    _style()
+    reference = reference or next(iter(samples))
+    fig, (ax, rax) = plt.subplots(2, 1, figsize=(9, 9), gridspec_kw={"height_ratios": (3, 1)}, sharex=True)
+    counts = {}
+    for name, values in samples.items():
+        w = None if weights is None else weights.get(name)
+        h, _ = np.histogram(values, bins=bins, weights=w)
+        h2, _ = np.histogram(values, bins=bins, weights=None if w is None else w**2)
+        if density:
+            norm = h.sum() * np.diff(bins)
+            h, h2 = h / np.where(norm > 0, norm, 1), h2 / np.where(norm > 0, norm, 1) ** 2
+        counts[name] = (h, np.sqrt(h2))
+        hep.histplot(h, bins, ax=ax, label=name, yerr=np.sqrt(h2))
+    ref, ref_err = counts[reference]
+    for name, (h, err) in counts.items():
+        if name == reference:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(ref > 0, h / ref, np.nan)
+            rerr = np.where(ref > 0, err / ref, np.nan)
+        hep.histplot(r, bins, ax=rax, yerr=rerr, label=name, histtype="errorbar", markersize=4)
+    rax.axhline(1.0, color="gray", ls="--")
+    rax.set_ylim(0.5, 1.5)
+    rax.set_ylabel(f"ratio to {reference}", fontsize=14)
+    rax.set_xlabel(xlabel)
+    ax.set_ylabel("density" if density else "entries")
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize=14)
+    hep.label.exp_text("", LABEL, ax=ax, loc=0, fontsize=14)
+    if title:
+        ax.set_title(title, fontsize=14, loc="right")
+    return save(fig, path)
+
+
+def hist2d(x: np.ndarray, y: np.ndarray, bins, xlabel: str, ylabel: str, path: str | os.PathLike,
+           title: str = "", diagonal: bool = True) -> Path:
+    """A 2-D histogram with a log colour scale and, optionally, the y = x line."""
+    _style()
+    from matplotlib.colors import LogNorm
+
+    fig, ax = plt.subplots(figsize=(9, 8))
+    h = ax.hist2d(x, y, bins=bins, norm=LogNorm(), cmap="viridis")
+    fig.colorbar(h[3], ax=ax, label="events")
+    if diagonal:
+        lo, hi = bins[0][0], bins[0][-1]
+        ax.plot([lo, hi], [lo, hi], color="red", ls="--", lw=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    hep.label.exp_text("", LABEL, ax=ax, loc=0, fontsize=14)
+    if title:
+        ax.set_title(title, fontsize=14, loc="right")
+    return save(fig, path)

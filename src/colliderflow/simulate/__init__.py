@@ -1,0 +1,1 @@
+"""Parametric CMS-like detector simulation: tracking, material, calorimeters, clustering, muons."""

@@ -1,0 +1,1 @@
+"""Small shared helpers: seeded random streams, atomic file writes."""
