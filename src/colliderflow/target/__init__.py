@@ -1,0 +1,1 @@
+"""MLPF targets (reconstructable particles on their primary elements) and generator truth."""
