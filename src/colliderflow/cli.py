@@ -5,6 +5,10 @@
     colliderflow inspect          validate a dataset and print a summary
     colliderflow validate-target  the MLPF paper's Figure-1 checks of the target against truth
     colliderflow cards            list the shipped detector cards or print one
+    colliderflow pf-calibrate     derive the PF hadron calibration of a detector card
+    colliderflow reconstruct      run PF (with vertexing, CHS, PUPPI) over a dataset
+    colliderflow derive-jec       jet energy corrections from a (QCD) sample
+    colliderflow evaluate         compare reconstructions: report, plots, metrics.json
 """
 
 from __future__ import annotations
@@ -100,13 +104,79 @@ def _add_cards(sub) -> None:
     p.set_defaults(func=_cmd_cards)
 
 
+def _add_pf_calibrate(sub) -> None:
+    p = sub.add_parser(
+        "pf-calibrate", help="derive the PF hadron calibration of a detector card",
+        description="Shoot K0L and neutron guns through the detector card, fit the ECAL+HCAL hadron "
+                    "calibration used by PF and write it as JSON (by default next to a shipped card).",
+    )
+    p.add_argument("--detector", default="cms-like", help="card name or path (default: cms-like)")
+    p.add_argument("--events", type=int, default=20000, help="gun events, half K0L half neutrons (default: 20000)")
+    p.add_argument("--seed", type=int, default=12345, help="random seed (default: 12345)")
+    p.add_argument("--out", type=Path, help="output JSON (default: the shipped card's <name>.pfcalib.json)")
+    p.set_defaults(func=_cmd_pf_calibrate)
+
+
+def _add_reconstruct(sub) -> None:
+    p = sub.add_parser(
+        "reconstruct", help="run a reconstruction algorithm over a dataset",
+        description="Reconstruct particle candidates for every event of a dataset and write them as "
+                    "Parquet chunks (one per input chunk; atomic, resumable). PF includes primary-vertex "
+                    "finding, CHS flags and PUPPI weights.",
+    )
+    p.add_argument("--algo", choices=["pf"], default="pf", help="algorithm (default: pf)")
+    p.add_argument("--input", type=Path, required=True, help="dataset directory or chunk")
+    p.add_argument("--output", type=Path, required=True, help="output directory for candidate chunks")
+    p.add_argument("--calibration", default=None,
+                   help="PF hadron calibration: a card name or a .pfcalib.json path (default: the dataset's card)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_reconstruct)
+
+
+def _reco_args(values: list[str]) -> dict[str, str]:
+    out = {}
+    for v in values or []:
+        if "=" not in v:
+            raise ValueError(f"--reco expects NAME=DIR, got {v!r}")
+        name, path = v.split("=", 1)
+        out[name] = path
+    return out
+
+
+def _add_jec(sub) -> None:
+    p = sub.add_parser("derive-jec", help="derive jet energy corrections from a QCD sample",
+                       description="Match jets of every reconstruction to truth jets and store the median "
+                                   "response in bins of gen pT and |eta| as corrections (JSON) for evaluate --jec.")
+    p.add_argument("--dataset", type=Path, required=True, help="dataset (normally QCD)")
+    p.add_argument("--reco", action="append", required=True, metavar="NAME=DIR", help="reconstruction output(s)")
+    p.add_argument("--radius", type=float, default=0.4, help="anti-kt R (default: 0.4)")
+    p.add_argument("--out", type=Path, required=True, help="output JSON")
+    p.set_defaults(func=_cmd_jec)
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate", help="compare reconstructions on a dataset: report, plots, metrics.json",
+        description="Truth, target and each reconstruction (with CHS and PUPPI variants): jet response and "
+                    "resolution (Gaussian and IQR) with corrections, MET, particle efficiency and fake rate, an "
+                    "event display. Writes report.md, PNG plots and metrics.json.",
+    )
+    p.add_argument("--dataset", type=Path, required=True, help="dataset directory")
+    p.add_argument("--reco", action="append", required=True, metavar="NAME=DIR", help="reconstruction output(s), e.g. PF=out/pf")
+    p.add_argument("--jec", type=Path, help="corrections from derive-jec (default: derived on this sample, flagged)")
+    p.add_argument("--radius", type=float, default=0.4, help="anti-kt R (default: 0.4; 0.8 for large-R jets)")
+    p.add_argument("--out", type=Path, required=True, help="report directory")
+    p.set_defaults(func=_cmd_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     import colliderflow
 
     parser = argparse.ArgumentParser(
         prog="colliderflow",
         description="Machine-learned event reconstruction and simulation for hadron colliders. "
-                    "Pipeline: pileup-pool -> dataset -> inspect / validate-target.",
+                    "Pipeline: pileup-pool -> dataset -> reconstruct -> evaluate (inspect and validate-target check datasets).",
     )
     parser.add_argument("--version", action="version", version=f"colliderflow {colliderflow.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -115,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(sub)
     _add_validate_target(sub)
     _add_cards(sub)
+    _add_pf_calibrate(sub)
+    _add_reconstruct(sub)
+    _add_jec(sub)
+    _add_evaluate(sub)
     return parser
 
 
@@ -190,6 +264,56 @@ def _cmd_cards(args) -> int:
             print(f"{name:12s} {load_card(path).description}")
         return 0
     print(yaml.safe_dump(load_card(args.name).to_dict(), sort_keys=False), end="")
+    return 0
+
+
+def _cmd_pf_calibrate(args) -> int:
+    from colliderflow.pf.calibration import calibration_path
+    from colliderflow.pf.derive import derive_calibration
+
+    calib = derive_calibration(args.detector, events=args.events, seed=args.seed)
+    out = args.out or calibration_path(str(args.detector))
+    calib.save(out)
+    print(f"wrote PF hadron calibration to {out}")
+    return 0
+
+
+def _dataset_card(path: Path) -> str:
+    from colliderflow.dataset.schema import MANIFEST
+
+    manifest = (path if path.is_dir() else path.parent) / MANIFEST
+    if manifest.exists():
+        return json.loads(manifest.read_text())["identity"]["detector"]
+    return "cms-like"
+
+
+def _cmd_reconstruct(args) -> int:
+    from colliderflow.reconstruct import reconstruct_dataset
+
+    settings = {"calibration": args.calibration or _dataset_card(args.input), "config": {}}
+    s = reconstruct_dataset(args.input, args.output, args.algo, settings, jobs=args.jobs, progress=not args.quiet)
+    print(f"{args.output}: {args.algo} on {s['events']} events, {s['chunks_built']} chunk(s) built, "
+          f"{s['chunks_skipped']} reused")
+    return 0
+
+
+def _cmd_jec(args) -> int:
+    from colliderflow.evaluate.report import derive_jec_file
+
+    corr = derive_jec_file(args.dataset, _reco_args(args.reco), args.out, radius=args.radius)
+    print(f"wrote corrections for {', '.join(corr)} to {args.out}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from colliderflow.evaluate.report import evaluate
+
+    m = evaluate(args.dataset, _reco_args(args.reco), args.out, jec=args.jec, radius=args.radius)
+    print(f"wrote {args.out}/report.md, {len(m['plots'])} plots and metrics.json")
+    for name, s in m["jets_30_100"].items():
+        res = s.get("gauss_sigma_over_mean")
+        if res is not None and res == res:
+            print(f"  {name:14s} jet resolution (30-100 GeV, corrected): {100 * res:.1f}%")
     return 0
 
 

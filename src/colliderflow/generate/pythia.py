@@ -7,15 +7,12 @@ which worker generated it or on what was generated before it.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-
 import numpy as np
 
 from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS
 from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU, GenParticles
 from colliderflow.generate.processes import common_settings, process_settings
+from colliderflow.utils.quiet import silence_stdout
 from colliderflow.utils.rng import pythia_seed
 
 __all__ = ["PythiaGenerator", "HardScatter", "hadron_flavour"]
@@ -37,21 +34,6 @@ def hadron_flavour(pid: int) -> int:
         quarks = digits[1:]
     heaviest = max(quarks)
     return heaviest if heaviest in (4, 5) else 0
-
-
-@contextlib.contextmanager
-def _silence_stdout():
-    """Pythia prints warnings from C++ to file descriptor 1; keep them off the terminal."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 class HardScatter:
@@ -86,7 +68,7 @@ class PythiaGenerator:
         self.seed = seed
         settings = [*common_settings(sqrt_s), *process_settings(process), *extra_settings]
         settings += ["Random:setSeed = on", f"Random:seed = {pythia_seed(seed, 0, 'pythia-init')}"]
-        with _silence_stdout():
+        with silence_stdout():
             self._pythia = pythia8mc.Pythia("", False)
             for s in settings:
                 if not self._pythia.readString(s):
@@ -98,7 +80,7 @@ class PythiaGenerator:
     def generate(self, index: int) -> HardScatter:
         """Generate event ``index``; its vertices are relative to the interaction point."""
         py = self._pythia
-        with _silence_stdout():
+        with silence_stdout():
             for attempt in range(_MAX_TRIES):
                 py.rndm.init(pythia_seed(self.seed, index, f"pythia-{attempt}"))
                 if py.next():

@@ -7,6 +7,8 @@ import warnings
 import awkward as ak
 import numpy as np
 
+from colliderflow.utils.quiet import silence_stdout
+
 __all__ = ["cluster_jets", "match_jets", "delta_r"]
 
 
@@ -34,7 +36,7 @@ def cluster_jets(pt: ak.Array, eta: ak.Array, phi: ak.Array, energy: ak.Array,
     particles = ak.zip({"px": px[keep], "py": py[keep], "pz": pz[keep], "E": e[keep]}, with_name="Momentum4D")
     particles = ak.values_astype(particles, np.float64)
     jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), silence_stdout():  # FastJet prints its banner once per process
         warnings.simplefilter("ignore")
         cs = fastjet.ClusterSequence(particles, jetdef)
         jets = cs.inclusive_jets(min_pt=min_pt)

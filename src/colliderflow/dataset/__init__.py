@@ -1,0 +1,1 @@
+"""Event datasets: chunked Parquet files of elements, targets, truth and event information."""

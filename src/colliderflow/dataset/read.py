@@ -1,0 +1,122 @@
+"""Read and validate datasets: chunk discovery, loading, and the ``inspect`` summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from colliderflow.dataset.schema import (CHUNK_KIND, MANIFEST, SCHEMA_VERSION, TARGET_FIELDS, TOP_FIELDS,
+                                         parse_chunk_name)
+from colliderflow.simulate.elements import ELEMENT_FEATURES, ELEMENT_NAMES
+from colliderflow.target.classes import CLASS_NAMES
+from colliderflow.utils.parquet import FileFormatError, read_parquet
+
+__all__ = ["dataset_files", "load_dataset", "validate_chunk", "inspect_dataset"]
+
+
+def dataset_files(path: str | os.PathLike) -> list[Path]:
+    """The chunk files of a dataset directory (in event order), or ``[path]`` for one file."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such dataset file or directory")
+    files = sorted((p for p in path.iterdir() if parse_chunk_name(p.name)), key=lambda p: parse_chunk_name(p.name))
+    if not files:
+        raise FileNotFoundError(f"{path}: no dataset chunks (chunk_*.parquet) found")
+    return files
+
+
+def validate_chunk(path: Path, array: ak.Array) -> None:
+    """Check a chunk's layout and values; raises FileFormatError naming the file, event and field."""
+    missing = [f for f in TOP_FIELDS if f not in array.fields]
+    if missing:
+        raise FileFormatError(f"{path}: missing top-level field(s) {missing}")
+    xmissing = [f for f in ELEMENT_FEATURES if f not in array["X"].fields]
+    if xmissing:
+        raise FileFormatError(f"{path}: element features missing: {xmissing}")
+    ymissing = [f for f in TARGET_FIELDS if f not in array["ytarget"].fields]
+    if ymissing:
+        raise FileFormatError(f"{path}: target fields missing: {ymissing}")
+    nx, ny = ak.num(array["X"]), ak.num(array["ytarget"])
+    bad = np.flatnonzero(ak.to_numpy(nx != ny))
+    if len(bad):
+        raise FileFormatError(f"{path}: event {bad[0]}: {int(nx[bad[0]])} elements but {int(ny[bad[0]])} targets")
+    for name in ELEMENT_FEATURES:
+        flat = ak.to_numpy(ak.flatten(array["X"][name]))
+        if not np.isfinite(flat).all():
+            counts = ak.to_numpy(nx)
+            ev = int(np.searchsorted(np.cumsum(counts), np.flatnonzero(~np.isfinite(flat))[0], side="right"))
+            raise FileFormatError(f"{path}: event {ev}: element feature {name!r} is NaN or inf")
+
+
+def _read_chunk(path: Path, columns: list[str] | None = None) -> ak.Array:
+    array, header = read_parquet(path, CHUNK_KIND, SCHEMA_VERSION, columns=columns)
+    expected = header.get("stop", 0) - header.get("start", 0)
+    if len(array) != expected:
+        raise FileFormatError(f"{path}: holds {len(array)} events, its header says {expected}")
+    return array
+
+
+def load_dataset(path: str | os.PathLike, columns: list[str] | None = None, validate: bool = False) -> ak.Array:
+    """All events of a dataset (directory or single chunk) as one awkward array."""
+    arrays = []
+    for f in dataset_files(path):
+        arr = _read_chunk(f, columns)
+        if validate:
+            validate_chunk(f, arr)
+        arrays.append(arr)
+    return ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+
+
+def inspect_dataset(path: str | os.PathLike) -> dict[str, Any]:
+    """Validate every chunk and summarise the dataset.
+
+    Raises:
+        FileFormatError: on the first bad file, naming it.
+    """
+    path = Path(path)
+    files = dataset_files(path)
+    n_events = 0
+    n_elements, n_tracks, n_pu = [], [], []
+    elem_types: dict[str, int] = {}
+    classes = np.zeros(len(CLASS_NAMES), dtype=np.int64)
+    processes: set[str] = set()
+    pu_target = 0
+    for f in files:
+        arr = _read_chunk(f)
+        validate_chunk(f, arr)
+        n_events += len(arr)
+        n_elements.append(ak.to_numpy(arr.event.n_elements))
+        n_tracks.append(ak.to_numpy(arr.event.n_tracks))
+        n_pu.append(ak.to_numpy(arr.event.n_pu))
+        types = ak.to_numpy(ak.flatten(arr.X["type"])).astype(int)
+        for code, count in zip(*np.unique(types, return_counts=True)):
+            name = ELEMENT_NAMES.get(int(code), f"type{code}")
+            elem_types[name] = elem_types.get(name, 0) + int(count)
+        cls = ak.to_numpy(ak.flatten(arr.ytarget.cls)).astype(int)
+        classes += np.bincount(cls, minlength=len(CLASS_NAMES))[: len(CLASS_NAMES)]
+        pu_target += int(ak.sum((arr.ytarget.cls > 0) & (arr.ytarget.pu_frac > 0.5)))
+        processes |= set(ak.to_list(arr.event.process))
+    ne = np.concatenate(n_elements)
+    summary: dict[str, Any] = {
+        "path": str(path), "files": len(files), "events": n_events, "processes": sorted(processes),
+        "elements_per_event": {"mean": float(ne.mean()), "min": int(ne.min()), "max": int(ne.max())},
+        "tracks_per_event": float(np.concatenate(n_tracks).mean()),
+        "pileup_per_event": float(np.concatenate(n_pu).mean()),
+        "element_types": elem_types,
+        "target_classes": {CLASS_NAMES[i]: int(c) for i, c in enumerate(classes) if i > 0},
+        "target_pileup_fraction": pu_target / max(int(classes[1:].sum()), 1),
+    }
+    manifest = path / MANIFEST if path.is_dir() else None
+    if manifest is not None and manifest.exists():
+        m = json.loads(manifest.read_text())
+        present = {f.name for f in files}
+        summary["missing_chunks"] = [c for c in m.get("chunks", []) if c not in present]
+        summary["detector"] = m.get("identity", {}).get("detector")
+    return summary

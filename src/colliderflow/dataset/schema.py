@@ -1,0 +1,50 @@
+"""Dataset schema (version 1). docs/dataset.md documents every field.
+
+One record per event with the fields below; ``X`` and ``ytarget`` are aligned (one row per
+element). Files are chunks ``chunk_SSSSSSS_EEEEEEE.parquet`` holding events [S, E) plus a
+manifest ``dataset.json``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from colliderflow.simulate.elements import ELEMENT_FEATURES
+
+__all__ = ["SCHEMA_VERSION", "CHUNK_KIND", "MANIFEST", "TARGET_FIELDS", "TRUTH_FIELDS", "EVENT_FIELDS",
+           "TOP_FIELDS", "chunk_name", "parse_chunk_name"]
+
+SCHEMA_VERSION = 1
+CHUNK_KIND = "dataset-chunk"
+MANIFEST = "dataset.json"
+
+#: target columns, aligned with the elements
+TARGET_FIELDS = {"cls": np.int8, "charge": np.int8, "pt": np.float32, "eta": np.float32,
+                 "phi": np.float32, "energy": np.float32, "pu_frac": np.float32}
+#: generator truth: hard-scatter final-state particles without neutrinos
+TRUTH_FIELDS = {"pid": np.int32, "charge": np.int8, "pt": np.float32, "eta": np.float32,
+                "phi": np.float32, "energy": np.float32, "mass": np.float32, "vx": np.float32,
+                "vy": np.float32, "vz": np.float32, "flags": np.uint8, "tau_index": np.int16,
+                "element": np.int32}
+#: per-event scalars
+EVENT_FIELDS = {"index": np.int64, "seed": np.int64, "sqrt_s": np.float32, "weight": np.float64,
+                "n_pu": np.int32, "pv_x": np.float32, "pv_y": np.float32, "pv_z": np.float32,
+                "pv_t": np.float32, "n_particles": np.int32, "n_tracks": np.int32,
+                "n_elements": np.int32, "genmet_x": np.float32, "genmet_y": np.float32}
+#: top-level fields of one event record
+TOP_FIELDS = ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons", "event")
+assert len(set(ELEMENT_FEATURES)) == len(ELEMENT_FEATURES)
+
+
+def chunk_name(start: int, stop: int) -> str:
+    return f"chunk_{start:07d}_{stop:07d}.parquet"
+
+
+def parse_chunk_name(name: str) -> tuple[int, int] | None:
+    """(start, stop) of a chunk file name, or None if the name is not a chunk name."""
+    if not (name.startswith("chunk_") and name.endswith(".parquet")):
+        return None
+    parts = name[len("chunk_"):-len(".parquet")].split("_")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
