@@ -14,13 +14,26 @@ import numpy as np  # noqa: E402
 
 from colliderflow.utils.atomic import atomic_path  # noqa: E402
 
-__all__ = ["hist_ratio", "hist2d", "save", "LABEL"]
+__all__ = ["hist_ratio", "hist2d", "save", "log_pt_axis", "LABEL"]
 
 LABEL = "colliderflow simulation"
 
 
 def _style() -> None:
     plt.style.use(hep.style.CMS)
+
+
+def log_pt_axis(ax, ticks=(1, 2, 5, 10, 20, 30, 50, 100, 200, 500, 1000, 2000)) -> None:
+    """A logarithmic pT axis labelled with plain numbers (20, 50, 100, ...) instead of 2x10^1."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
+    fmt = ScalarFormatter()
+    fmt.set_scientific(False)
+    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def save(fig, path: str | os.PathLike) -> Path:

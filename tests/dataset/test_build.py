@@ -39,7 +39,7 @@ def test_content_and_inspect(serial):
     # targets of tracks are charged, targets of clusters neutral
     y, x = ak.flatten(data.ytarget), ak.flatten(data.X)
     on_track = (x["type"] == 1) & (y.cls > 0)
-    assert ak.all((y.charge[on_track] != 0) | (y.cls[on_track] == 3))  # conversion legs carry their photon
+    assert ak.all(y.charge[on_track] != 0)
     assert ak.all(y.charge[(x["type"] != 1)] == 0)
     # truth: hard scatter only, no neutrinos; elements point back into the event
     assert not ak.any(np.isin(abs(ak.flatten(data.truth.pid)), [12, 14, 16]))

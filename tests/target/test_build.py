@@ -39,15 +39,18 @@ def event():
         (2112, 0, 0.0, -2.0, 0.0, 0),   # 6: neutron below threshold: no links, not reconstructable
         (11, -1, -2.0, -2.0, 0.0, 1),   # 7: tracked pileup electron
         (13, -1, 3.0, -1.0, 0.0, 0),    # 8: muon: track 2, also a MIP link in HCAL (ignored, it has a track)
+        (22, 0, 0.0, 9.0, 0.0, 0),      # 9: converted photon: a leg track (element 6) but it goes to ECAL 3
     ])
-    # elements: 0 track(p0), 1 track(p7), 2 track(p8), 3 ECAL, 4 HCAL, 5 HF-HAD, 6 track (fake)
-    types = [ELEMENT_TRACK, ELEMENT_TRACK, ELEMENT_TRACK, ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFHAD]
-    sim = _sim(types, [0, 7, 8], [
-        (3, 2, 4.0), (3, 3, 1.2), (4, 3, 0.1),  # photons in ECAL cluster 3
-        (4, 1, 3.0), (3, 1, 0.5),               # untracked pion: most in HCAL cluster 4
-        (4, 0, 6.0),                            # tracked pion also deposits: ignored for assignment
-        (5, 4, 30.0),                           # K0L in HF
-        (4, 8, 2.0),
+    # elements: 0 track(p0), 1 track(p7), 2 track(p8), 3 track (conversion leg of p9), 4 ECAL, 5 HCAL,
+    # 6 HF-HAD
+    types = [ELEMENT_TRACK, ELEMENT_TRACK, ELEMENT_TRACK, ELEMENT_TRACK, ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFHAD]
+    sim = _sim(types, [0, 7, 8, 9], [
+        (4, 2, 4.0), (4, 3, 1.2), (5, 3, 0.1),  # photons in ECAL cluster 4
+        (5, 1, 3.0), (4, 1, 0.5),               # untracked pion: most in HCAL cluster 5
+        (5, 0, 6.0),                            # tracked pion also deposits: ignored for assignment
+        (6, 4, 30.0),                           # K0L in HF
+        (5, 8, 2.0),
+        (4, 9, 2.5), (5, 9, 0.2),               # the converted photon (energy below photon 2's 4.0)
     ])
     return particles, sim
 
@@ -55,9 +58,9 @@ def event():
 def test_assignment(event):
     particles, sim = event
     t = build_target(particles, sim)
-    assert list(t.particle_element) == [0, 4, 3, 3, 5, -1, -1, 1, 2]
-    assert list(t.cls) == [C.CHARGED_HADRON, C.ELECTRON, C.MUON, C.PHOTON, C.NEUTRAL_HADRON, C.HF_HAD]
-    assert list(t.charge) == [1, -1, -1, 0, 0, 0]
+    assert list(t.particle_element) == [0, 5, 4, 4, 6, -1, -1, 1, 2, 4]
+    assert list(t.cls) == [C.CHARGED_HADRON, C.ELECTRON, C.MUON, C.NONE, C.PHOTON, C.NEUTRAL_HADRON, C.HF_HAD]
+    assert list(t.charge) == [1, -1, -1, 0, 0, 0, 0]
 
 
 def test_energy_bookkeeping(event):
@@ -65,21 +68,21 @@ def test_energy_bookkeeping(event):
     t = build_target(particles, sim)
     assigned = t.particle_element >= 0
     assert t.energy.sum() == pytest.approx(particles.energy[assigned].sum(), rel=1e-6)
-    # merged photons: summed four-momentum
-    assert t.pt[3] == pytest.approx(np.hypot(4.0, 4.0), rel=1e-6)
+    # merged photons: summed four-momentum (3+1+0, 3+1+9)
+    assert t.pt[4] == pytest.approx(np.hypot(4.0, 13.0), rel=1e-6)
 
 
 def test_pileup_fraction(event):
     particles, sim = event
     t = build_target(particles, sim)
-    e2, e3 = particles.energy[2], particles.energy[3]
-    assert t.pu_frac[3] == pytest.approx(e3 / (e2 + e3), rel=1e-6)
+    e2, e3, e9 = particles.energy[2], particles.energy[3], particles.energy[9]
+    assert t.pu_frac[4] == pytest.approx(e3 / (e2 + e3 + e9), rel=1e-6)
     assert t.pu_frac[1] == 1.0 and t.pu_frac[0] == 0.0
 
 
 def test_truth_mask(event):
     particles, _ = event
-    assert list(np.flatnonzero(truth_mask(particles))) == [0, 1, 2, 4, 6, 8]
+    assert list(np.flatnonzero(truth_mask(particles))) == [0, 1, 2, 4, 6, 8, 9]
 
 
 def test_empty_event():

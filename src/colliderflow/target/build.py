@@ -60,8 +60,10 @@ def build_target(particles: GenParticles, sim: SimEvent) -> Target:
     element_of = np.full(n_part, -1, dtype=np.int64)
     deposit = np.zeros(n_part)
 
-    # charged particles with a reconstructed track: the track is the primary element
-    trk = np.flatnonzero(sim.track_particle >= 0)
+    # charged particles with a reconstructed track: the track is the primary element (tracks of
+    # photon-conversion legs carry the photon's index; a photon is neutral and goes to a cluster)
+    tp = sim.track_particle
+    trk = np.flatnonzero((tp >= 0) & (particles.charge[np.maximum(tp, 0)] != 0))
     element_of[sim.track_particle[trk]] = trk
     deposit[sim.track_particle[trk]] = np.inf
     has_track = element_of >= 0

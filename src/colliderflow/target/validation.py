@@ -19,10 +19,16 @@ from colliderflow.physics.met import met
 from colliderflow.plotting import hist2d, hist_ratio
 from colliderflow.utils.atomic import atomic_write_text
 
-__all__ = ["validate_target", "PU_THRESHOLD"]
+__all__ = ["validate_target", "pileup_label", "PU_THRESHOLD"]
 
 #: a target particle counts as pileup when more than half its energy comes from pileup
 PU_THRESHOLD = 0.5
+
+
+def pileup_label(n_pu: np.ndarray) -> str:
+    """'no pileup', 'pileup 60' or 'pileup 55-75' for the per-event pileup counts."""
+    lo, hi = int(np.min(n_pu)), int(np.max(n_pu))
+    return "no pileup" if hi == 0 else f"pileup {lo}" if lo == hi else f"pileup {lo}-{hi}"
 
 
 def _quantiles(x: np.ndarray) -> dict[str, float]:
@@ -42,7 +48,7 @@ def validate_target(path: str | os.PathLike, out: str | os.PathLike) -> dict[str
     target = y[(y.cls > 0) & (y.pu_frac < PU_THRESHOLD)]
     process = ", ".join(sorted(set(ak.to_list(data.event.process))))
     npu = ak.to_numpy(data.event.n_pu)
-    title = f"{process}, pileup {npu.min()}-{npu.max()}, {len(data)} events"
+    title = f"{process}, {pileup_label(npu)}, {len(data)} events"
     plots = []
 
     tpt, ypt = ak.to_numpy(ak.flatten(truth.pt)), ak.to_numpy(ak.flatten(target.pt))
@@ -76,7 +82,8 @@ def validate_target(path: str | os.PathLike, out: str | os.PathLike) -> dict[str
         "events": int(len(data)), "process": process,
         "particles": {"truth": int(len(tpt)), "target_pu_removed": int(len(ypt)),
                       "truth_pt_gt1": int((tpt > 1).sum()), "target_pt_gt1": int((ypt > 1).sum())},
-        "energy_fraction_target_over_truth": float(ak.sum(target.energy) / ak.sum(truth.energy)),
+        "energy_fraction_target_over_truth_eta5": float(ak.sum(target.energy[abs(target.eta) < 5])
+                                                         / ak.sum(truth.energy[abs(truth.eta) < 5])),
         "jets_pt_gt10": {"truth": int(ak.sum(ak.num(jets_truth))), "target": int(ak.sum(ak.num(jets_target)))},
         "jet_matching_efficiency": float(ak.sum(matched) / max(int(ak.sum(ak.num(jets_truth))), 1)),
         "jet_response": _quantiles(response),

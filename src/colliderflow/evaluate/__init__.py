@@ -1,0 +1,1 @@
+"""Physics validation: compare reconstructions (truth, target, PF, PF+PUPPI, MLPF) on a dataset."""

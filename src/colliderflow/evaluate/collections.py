@@ -1,0 +1,56 @@
+"""Particle collections per event, in one layout whatever their origin.
+
+A collection is a jagged awkward record array (events, particles) with fields ``cls``,
+``charge``, ``pt``, ``eta``, ``phi``, ``energy`` and ``weight`` (four-momentum scale factor:
+PUPPI weight, 0/1 for CHS, 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+
+from colliderflow.target import classes as C
+
+__all__ = ["truth_collection", "target_collection", "reco_collections", "gen_class"]
+
+
+def gen_class(pid: ak.Array, charge: ak.Array, eta: ak.Array) -> ak.Array:
+    """Class of generator particles as a reconstruction would label them (HF beyond |eta| = 3)."""
+    a = abs(pid)
+    em = (a == 11) | (a == 22)
+    cls = ak.where(a == 11, C.ELECTRON, ak.where(a == 22, C.PHOTON, ak.where(a == 13, C.MUON,
+                   ak.where(charge != 0, C.CHARGED_HADRON, C.NEUTRAL_HADRON))))
+    forward = abs(eta) > 3.0
+    return ak.where(forward, ak.where(em, C.HF_EM, C.HF_HAD), cls)
+
+
+def _collection(cls, charge, pt, eta, phi, energy, weight=None) -> ak.Array:
+    if weight is None:
+        weight = ak.ones_like(pt)
+    return ak.zip({"cls": cls, "charge": charge, "pt": pt, "eta": eta, "phi": phi, "energy": energy,
+                   "weight": weight})
+
+
+def truth_collection(data: ak.Array) -> ak.Array:
+    t = data.truth
+    return _collection(gen_class(t.pid, t.charge, t.eta), t.charge, t.pt, t.eta, t.phi, t.energy)
+
+
+def target_collection(data: ak.Array, remove_pileup: bool = True, pu_threshold: float = 0.5) -> ak.Array:
+    y = data.ytarget
+    sel = y.cls > 0
+    if remove_pileup:
+        sel = sel & (y.pu_frac < pu_threshold)
+    y = y[sel]
+    return _collection(y.cls, y.charge, y.pt, y.eta, y.phi, y.energy)
+
+
+def reco_collections(name: str, cands: ak.Array) -> dict[str, ak.Array]:
+    """The collections of one reconstruction: all candidates, with CHS, and with PUPPI weights."""
+    base = dict(cls=cands.cls, charge=cands.charge, pt=cands.pt, eta=cands.eta, phi=cands.phi,
+                energy=cands.energy)
+    out = {name: _collection(**base)}
+    out[f"{name}+CHS"] = _collection(**base, weight=ak.values_astype(cands.chs, np.float32))
+    out[f"{name}+PUPPI"] = _collection(**base, weight=cands.puppi_weight)
+    return out

@@ -1,0 +1,242 @@
+"""``colliderflow evaluate``: compare reconstructions on a dataset; Markdown report, PNGs, metrics.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import matplotlib.pyplot as plt
+import mplhep as hep
+import numpy as np
+
+from colliderflow.dataset.read import load_dataset
+from colliderflow.evaluate.collections import reco_collections, target_collection, truth_collection
+from colliderflow.evaluate.displays import event_display
+from colliderflow.evaluate.jets import PT_EDGES, collection_jets, derive_corrections, jet_performance, matched_jets
+from colliderflow.evaluate.particles import TYPES, efficiency_fake, match_particles
+from colliderflow.physics.met import met
+from colliderflow.physics.resolution import JetCorrections, summarise_response
+from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save
+from colliderflow.reconstruct import iter_events, load_candidates
+from colliderflow.target.validation import pileup_label
+from colliderflow.utils.atomic import atomic_write_text
+
+__all__ = ["evaluate", "derive_jec_file", "load_jec_file"]
+
+
+def _collections(data: ak.Array, recos: dict[str, str | os.PathLike]) -> dict[str, ak.Array]:
+    colls = {"target": target_collection(data)}
+    for name, path in recos.items():
+        cands = load_candidates(path)
+        if len(cands) != len(data):
+            raise ValueError(f"{path}: {len(cands)} events of candidates for a dataset of {len(data)} events; "
+                             "reconstruct the same dataset")
+        colls.update(reco_collections(name, cands))
+    return colls
+
+
+def load_jec_file(path: str | os.PathLike) -> dict[str, JetCorrections]:
+    data = json.loads(Path(path).read_text())
+    return {k: JetCorrections.from_json(v) for k, v in data["corrections"].items()}
+
+
+def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
+                    radius: float = 0.4) -> dict[str, JetCorrections]:
+    """Derive jet energy corrections for every collection of ``recos`` on ``dataset`` (QCD) and save them."""
+    data = load_dataset(dataset, columns=["ytarget", "truth", "event"])
+    gen_jets = collection_jets(truth_collection(data), radius, min_pt=10.0)
+    out_corr = {}
+    for name, coll in _collections(data, recos).items():
+        out_corr[name] = derive_corrections(matched_jets(collection_jets(coll, radius), gen_jets))
+    atomic_write_text(out, json.dumps({"radius": radius, "dataset": str(dataset),
+                                       "corrections": {k: v.to_json() for k, v in out_corr.items()}}) + "\n")
+    return out_corr
+
+
+def _plot_resolution(perf: dict[str, dict], key: str, path: Path, title: str) -> Path:
+    plt.style.use(hep.style.CMS)
+    fig, axes = plt.subplots(2, 1, figsize=(9, 10), sharex=True)
+    for name, p in perf.items():
+        bins = p[key]
+        x = np.array([np.sqrt(b["lo"] * b["hi"]) for b in bins])
+        for ax, field, err in ((axes[0], "gauss_sigma_over_mean", "gauss_sigma_over_mean_err"),
+                               (axes[1], "iqr_resolution", "iqr_resolution_err")):
+            y = np.array([b.get(field, np.nan) for b in bins], dtype=float)
+            e = np.array([b.get(err, np.nan) for b in bins], dtype=float)
+            ok = np.isfinite(y)
+            ax.errorbar(x[ok], y[ok], yerr=np.where(np.isfinite(e[ok]), e[ok], 0), marker="o", ms=4, label=name,
+                        capsize=2)
+    axes[0].set_ylabel(r"Gaussian $\sigma/\mu$")
+    axes[1].set_ylabel(r"IQR/(1.349 median)")
+    axes[1].set_xlabel("gen jet $p_T$ [GeV]")
+    for ax in axes:
+        log_pt_axis(ax)
+        ax.set_ylim(0, None)
+        ax.legend(fontsize=12)
+    hep.label.exp_text("", LABEL, ax=axes[0], loc=0, fontsize=14)
+    axes[0].set_title(title, fontsize=13, loc="right")
+    return save(fig, path)
+
+
+def _plot_efficiency(effs: dict[str, dict], kind: str, axis: str, path: Path, title: str) -> Path:
+    plt.style.use(hep.style.CMS)
+    names = [n for n in TYPES.values() if any(kind_key(kind, axis) in e.get(n, {}) for e in effs.values())]
+    if not names:
+        names = list(TYPES.values())[:1]
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 5), squeeze=False)
+    for ax, tname in zip(axes[0], names):
+        for coll, e in effs.items():
+            d = e.get(tname, {}).get(kind_key(kind, axis))
+            if not d:
+                continue
+            edges = np.asarray(d["edges"])
+            x = np.sqrt(edges[1:] * edges[:-1]) if axis == "pt" else 0.5 * (edges[1:] + edges[:-1])
+            y, err = np.asarray(d["value"], float), np.asarray(d["error"], float)
+            ok = np.isfinite(y)
+            ax.errorbar(x[ok], y[ok], yerr=err[ok], marker="o", ms=3, label=coll, capsize=2)
+        ax.set_title(tname, fontsize=13)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel(r"$p_T$ [GeV]" if axis == "pt" else r"$\eta$", fontsize=14)
+        if axis == "pt":
+            log_pt_axis(ax)
+        ax.tick_params(labelsize=11)
+    axes[0][0].set_ylabel("efficiency" if kind == "efficiency" else "fake rate", fontsize=14)
+    axes[0][0].legend(fontsize=10)
+    fig.suptitle(f"{LABEL}: {title}", fontsize=13)
+    return save(fig, path)
+
+
+def kind_key(kind: str, axis: str) -> str:
+    return f"efficiency_vs_{axis}" if kind == "efficiency" else f"fake_vs_{axis}"
+
+
+def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
+             jec: str | os.PathLike | None = None, radius: float = 0.4, display_events: int = 1) -> dict[str, Any]:
+    """Evaluate reconstructions ``recos`` (name -> candidate directory) on ``dataset``.
+
+    Jet corrections come from ``jec`` (a file from ``colliderflow derive-jec``, normally derived on
+    QCD); without it they are derived on the evaluated sample itself, and the report says so.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_dataset(dataset, columns=["ytarget", "truth", "event"])
+    colls = _collections(data, recos)
+    truth = truth_collection(data)
+    process = ", ".join(sorted(set(ak.to_list(data.event.process))))
+    npu = ak.to_numpy(data.event.n_pu)
+    title = f"{process}, {pileup_label(npu)}, {len(data)} ev"
+    metrics: dict[str, Any] = {"dataset": str(dataset), "events": int(len(data)), "process": process,
+                               "pileup": [int(npu.min()), int(npu.max())], "collections": list(colls),
+                               "jet_radius": radius}
+    plots = []
+
+    # jets
+    gen_jets = collection_jets(truth, radius, min_pt=10.0)
+    corrections = load_jec_file(jec) if jec else {}
+    metrics["jec_source"] = str(jec) if jec else "derived on the evaluated sample (self-calibrated)"
+    perf = {}
+    for name, coll in colls.items():
+        m = matched_jets(collection_jets(coll, radius), gen_jets)
+        corr = corrections.get(name) or derive_corrections(m)
+        perf[name] = jet_performance(m, corr)
+    metrics["jets"] = {n: {k: v for k, v in p.items() if not k.endswith("_values")} for n, p in perf.items()}
+    metrics["jets_30_100"] = {}
+    for name, p in perf.items():
+        sel = (p["gen_pt_values"] >= 30) & (p["gen_pt_values"] < 100)
+        s = summarise_response(p["corrected_response_values"][sel])
+        metrics["jets_30_100"][name] = s.to_dict()
+    plots.append(_plot_resolution(perf, "corrected", out / "jet_resolution.png", title + ", corrected, |η|<2.5"))
+    plots.append(_plot_resolution(perf, "raw", out / "jet_resolution_raw.png", title + ", raw, |η|<2.5"))
+    plots.append(hist_ratio({n: p["raw_response_values"] for n, p in perf.items()}, np.linspace(0, 2, 41),
+                            "raw jet response $p_T^{reco}/p_T^{gen}$", out / "jet_response_raw.png", logy=False,
+                            density=True, title=title))
+    jpt = {"gen": ak.to_numpy(ak.flatten(gen_jets.pt))}
+    for n, c in colls.items():
+        j = collection_jets(c, radius, min_pt=10.0)
+        jpt[n] = ak.to_numpy(ak.flatten(j.pt))
+    plots.append(hist_ratio(jpt, np.geomspace(10, 2000, 30), "raw jet $p_T$ [GeV]", out / "jet_pt.png", logx=True,
+                            title=title))
+
+    # MET
+    gx, gy = ak.to_numpy(data.event.genmet_x), ak.to_numpy(data.event.genmet_y)
+    gmet = np.hypot(gx, gy)
+    truth_met, _ = met(truth.pt, truth.phi)
+    mets = {"gen (neutrinos)": gmet}
+    metrics["met"] = {}
+    for name, c in colls.items():
+        v, phi = met(c.pt, c.phi, c.weight)
+        mets[name] = v
+        dx, dy = v * np.cos(phi) - gx, v * np.sin(phi) - gy
+        q = np.percentile(np.concatenate([dx, dy]), [16, 84])
+        entry = {"mean": float(v.mean()), "resolution_xy_gev": float((q[1] - q[0]) / 2)}
+        has_true = gmet > 20
+        if has_true.sum() >= 10:
+            entry["response_median"] = float(np.median(v[has_true] / gmet[has_true]))
+        metrics["met"][name] = entry
+    top = max(float(np.percentile(np.concatenate(list(mets.values())), 99)), 30.0)
+    plots.append(hist_ratio(mets, np.linspace(0, top, 30), r"$p_T^{miss}$ [GeV]", out / "met.png",
+                            reference="gen (neutrinos)", title=title))
+    metrics["met_truth_visible_mean"] = float(truth_met.mean())
+
+    # particles
+    effs = {}
+    for name, c in colls.items():
+        if name.endswith("+CHS") or name.endswith("+PUPPI"):
+            continue
+        effs[name] = efficiency_fake(match_particles(truth, c), np.geomspace(1, 500, 16), np.linspace(-5, 5, 21))
+    metrics["particles"] = effs
+    plots.append(_plot_efficiency(effs, "efficiency", "pt", out / "particle_efficiency_pt.png", title))
+    plots.append(_plot_efficiency(effs, "fake", "pt", out / "particle_fake_pt.png", title))
+    plots.append(_plot_efficiency(effs, "efficiency", "eta", out / "particle_efficiency_eta.png", title))
+
+    # event display
+    X = load_dataset(dataset, columns=["X"]).X[:display_events]
+    for i, x in enumerate(iter_events(X)):
+        panels = {"target": {k: ak.to_numpy(colls["target"][i][k]) for k in ("cls", "eta", "phi", "energy")}}
+        for name in recos:
+            panels[name] = {k: ak.to_numpy(colls[name][i][k]) for k in ("cls", "eta", "phi", "energy")}
+        plots.append(event_display(x, panels, out / f"event_display_{i}.png", title=f"{process}, event {i}"))
+
+    metrics["plots"] = [p.name for p in plots]
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1, default=float) + "\n")
+    atomic_write_text(out / "report.md", _markdown(metrics))
+    return metrics
+
+
+def _fmt(x, pct=False):
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "–"
+    return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+
+
+def _markdown(m: dict[str, Any]) -> str:
+    lines = [f"# Evaluation: {m['process']}", "",
+             f"Dataset `{m['dataset']}`: {m['events']} events, pileup {m['pileup'][0]}–{m['pileup'][1]}. "
+             f"Jets anti-kt R = {m['jet_radius']}, |η| < 2.5; jet energy corrections: {m['jec_source']}.", "",
+             "## Jets (corrected, gen pT 30–100 GeV)", "",
+             "| collection | jets | median response | resolution (Gauss σ/μ) | resolution (IQR) |", "|---|---|---|---|---|"]
+    for name, s in m["jets_30_100"].items():
+        lines.append(f"| {name} | {s['n']} | {_fmt(s['median'])} | {_fmt(s['gauss_sigma_over_mean'], True)} ± "
+                     f"{_fmt(s['gauss_sigma_over_mean_err'], True)} | {_fmt(s['iqr_resolution'], True)} ± "
+                     f"{_fmt(s['iqr_resolution_err'], True)} |")
+    lines += ["", "![jet resolution](jet_resolution.png)", "", "![raw jet resolution](jet_resolution_raw.png)", "",
+              "![raw response](jet_response_raw.png)", "", "![jet pT](jet_pt.png)", "",
+              "## Missing transverse momentum", "",
+              "| collection | mean MET [GeV] | resolution of MET x,y vs gen [GeV] | median response (gen MET > 20) |",
+              "|---|---|---|---|"]
+    for name, e in m["met"].items():
+        lines.append(f"| {name} | {e['mean']:.1f} | {e['resolution_xy_gev']:.1f} | {_fmt(e.get('response_median'))} |")
+    lines += ["", "![MET](met.png)", "", "## Particles (pT > 1 GeV, unique ΔR < 0.15 matching)", "",
+              "| collection | type | gen | efficiency | ID efficiency | reco | fake rate |", "|---|---|---|---|---|---|---|"]
+    for coll, effs in m["particles"].items():
+        for tname, e in effs.items():
+            if e["n_gen"] or e["n_reco"]:
+                lines.append(f"| {coll} | {tname} | {e['n_gen']} | {_fmt(e.get('efficiency'), True)} | "
+                             f"{_fmt(e.get('id_efficiency'), True)} | {e['n_reco']} | {_fmt(e.get('fake_rate'), True)} |")
+    lines += ["", "![efficiency vs pT](particle_efficiency_pt.png)", "", "![fake rate vs pT](particle_fake_pt.png)", "",
+              "![efficiency vs eta](particle_efficiency_eta.png)", "", "## Event display", ""]
+    lines += [f"![display]({p})" for p in m["plots"] if p.startswith("event_display")]
+    return "\n".join(lines) + "\n"

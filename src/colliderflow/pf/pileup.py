@@ -1,0 +1,173 @@
+"""Primary vertex from tracks, charged-hadron subtraction (CHS) and PUPPI (section 3.3.1).
+
+Vertices: tracks sorted in z0 are split where consecutive tracks are further apart than
+``gap``; groups of at least ``min_tracks`` tracks are vertices (z = inverse-variance mean); the
+primary vertex is the one with the largest sum of track pT^2.
+
+PUPPI (Bertolini, Harris, Low, Tran, JHEP 10 (2014) 059): for each particle,
+alpha_i = log sum_j (pT_j / dR_ij)^2 over neighbours j within dR < R0, using charged particles
+from the primary vertex inside the tracker and all particles outside. The median and RMS of
+alpha for charged pileup particles (all particles in the forward region) set
+chi2_i = (alpha_i - median)^2 / RMS^2 (0 below the median), and the weight is the chi2
+cumulative distribution with one degree of freedom. Charged particles get weight 1 (primary
+vertex) or 0 (pileup vertex).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+__all__ = ["VertexConfig", "PuppiConfig", "find_vertices", "associate", "puppi_weights"]
+
+_TWO_PI = 2.0 * np.pi
+
+
+@dataclass(frozen=True)
+class VertexConfig:
+    """Vertex finding and track-vertex association (cm, GeV).
+
+    Attributes:
+        gap: z gap between consecutive tracks that separates two vertices.
+        min_tracks: tracks needed for a vertex.
+        min_pt: tracks used for vertex finding.
+        max_dz_sigma: a track belongs to a vertex within this many dz uncertainties...
+        min_dz_window: ...or within this distance.
+    """
+
+    gap: float = 0.06
+    min_tracks: int = 2
+    min_pt: float = 0.5
+    max_dz_sigma: float = 3.0
+    min_dz_window: float = 0.02
+
+
+@dataclass(frozen=True)
+class PuppiConfig:
+    """PUPPI parameters.
+
+    Attributes:
+        r0, r_min: cone for the local shape variable, and the smallest dR counted.
+        tracker_eta: boundary between the central and forward treatments.
+        weight_min: weights below this are set to 0.
+        ptcut_central, ptcut_central_slope: neutral weighted-pT cut A + B * N_vertices (|eta| < tracker_eta).
+        ptcut_forward, ptcut_forward_slope: the same in the forward region.
+    """
+
+    r0: float = 0.4
+    r_min: float = 0.01
+    tracker_eta: float = 2.5
+    weight_min: float = 0.01
+    ptcut_central: float = 0.1
+    ptcut_central_slope: float = 0.005
+    ptcut_forward: float = 2.0
+    ptcut_forward_slope: float = 0.05
+
+
+def find_vertices(z: np.ndarray, z_err: np.ndarray, pt: np.ndarray, config: VertexConfig = VertexConfig()):
+    """Vertices from track z0 values.
+
+    Args:
+        z, z_err, pt: (T,) track z0 (cm), its uncertainty and pT of the tracks to use.
+
+    Returns:
+        (vertex_z (V,), index of the primary vertex in vertex_z or -1 if none)
+    """
+    sel = pt >= config.min_pt
+    zs, ws, pts = z[sel], 1.0 / np.maximum(z_err[sel], 1e-4) ** 2, pt[sel]
+    if len(zs) == 0:
+        return np.zeros(0), -1
+    order = np.argsort(zs)
+    zs, ws, pts = zs[order], ws[order], pts[order]
+    group = np.concatenate([[0], np.cumsum(np.diff(zs) > config.gap)])
+    counts = np.bincount(group)
+    vz = np.bincount(group, weights=zs * ws) / np.bincount(group, weights=ws)
+    sumpt2 = np.bincount(group, weights=np.minimum(pts, 100.0) ** 2)
+    good = counts >= config.min_tracks
+    vz, sumpt2 = vz[good], sumpt2[good]
+    if len(vz) == 0:
+        return np.zeros(0), -1
+    # the primary vertex first, then the others by decreasing sum pT^2
+    order = np.argsort(-sumpt2, kind="stable")
+    return vz[order], 0
+
+
+def associate(z: np.ndarray, z_err: np.ndarray, vertex_z: np.ndarray,
+              config: VertexConfig = VertexConfig()) -> np.ndarray:
+    """Index of the closest compatible vertex for each track (-1 if none); vertex 0 is the PV."""
+    if len(vertex_z) == 0 or len(z) == 0:
+        return np.full(len(z), -1, dtype=np.int16)
+    d = np.abs(z[:, None] - vertex_z[None, :])
+    best = np.argmin(d, axis=1)
+    window = np.maximum(config.max_dz_sigma * z_err, config.min_dz_window)
+    ok = d[np.arange(len(z)), best] < window
+    return np.where(ok, best, -1).astype(np.int16)
+
+
+def _alpha(eta, phi, pt, neighbour_mask, r0, r_min):
+    """PUPPI local shape alpha_i over neighbours j with neighbour_mask[j], (N,)."""
+    n = len(eta)
+    alpha = np.full(n, -np.inf)
+    nb = np.flatnonzero(neighbour_mask)
+    if n == 0 or len(nb) == 0:
+        return alpha
+    pts = np.column_stack([eta + 10.0, np.mod(phi + np.pi, _TWO_PI)])
+    tree = cKDTree(pts[nb], boxsize=[100.0, _TWO_PI])
+    lists = tree.query_ball_point(pts, r=r0, return_sorted=False)
+    qi = np.repeat(np.arange(n), [len(x) for x in lists])
+    if len(qi) == 0:
+        return alpha
+    nj = nb[np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])]
+    dphi = (phi[qi] - phi[nj] + np.pi) % _TWO_PI - np.pi
+    dr = np.hypot(eta[qi] - eta[nj], dphi)
+    ok = (qi != nj) & (dr > r_min)
+    s = np.bincount(qi[ok], weights=(pt[nj[ok]] / dr[ok]) ** 2, minlength=n)
+    with np.errstate(divide="ignore"):
+        alpha = np.where(s > 0, np.log(s), -np.inf)
+    return alpha
+
+
+def _median_rms(values: np.ndarray) -> tuple[float, float]:
+    v = values[np.isfinite(values)]
+    if len(v) < 2:
+        return np.nan, np.nan
+    med = float(np.median(v))
+    rms = float(np.sqrt(np.mean((v - med) ** 2)))
+    return med, max(rms, 1e-3)
+
+
+def puppi_weights(cands: dict[str, np.ndarray], n_vertices: int, config: PuppiConfig = PuppiConfig()) -> np.ndarray:
+    """PUPPI weights of an event's candidates, (N,) in [0, 1].
+
+    ``cands`` needs ``cls``, ``charge``, ``pt``, ``eta``, ``phi`` and ``vertex`` (0 PV, > 0 pileup, -1 none).
+    """
+    eta, phi, pt = (cands[k].astype(np.float64) for k in ("eta", "phi", "pt"))
+    charged = cands["charge"] != 0
+    vertex = cands["vertex"]
+    central = np.abs(eta) < config.tracker_eta
+    pv_charged = charged & (vertex == 0)
+    pu_charged = charged & (vertex > 0)
+    alpha_c = _alpha(eta, phi, pt, pv_charged, config.r0, config.r_min)
+    alpha_f = _alpha(eta, phi, pt, np.ones(len(pt), dtype=bool), config.r0, config.r_min)
+    alpha = np.where(central, alpha_c, alpha_f)
+    med_c, rms_c = _median_rms(alpha_c[pu_charged & central])
+    med_f, rms_f = _median_rms(alpha_f[~central])
+    med = np.where(central, med_c, med_f)
+    rms = np.where(central, rms_c, rms_f)
+    with np.errstate(invalid="ignore"):
+        x2 = np.where(np.isfinite(alpha) & (alpha > med), (alpha - med) ** 2 / rms**2, 0.0)
+    x2 = np.nan_to_num(x2, nan=0.0)
+    w = chi2.cdf(x2, df=1)
+    # no pileup reference in this region (e.g. no pileup at all): keep the particle
+    w = np.where(np.isnan(med), 1.0, w)
+    w = np.where(w < config.weight_min, 0.0, w)
+    cut = np.where(central, config.ptcut_central + config.ptcut_central_slope * n_vertices,
+                   config.ptcut_forward + config.ptcut_forward_slope * n_vertices)
+    neutral = ~charged | (vertex < 0)
+    w = np.where(neutral & (w * pt < cut), 0.0, w)
+    w = np.where(charged & (vertex == 0), 1.0, w)
+    w = np.where(charged & (vertex > 0), 0.0, w)
+    return w.astype(np.float32)

@@ -1,0 +1,56 @@
+"""dataset -> reconstruct (PF) -> derive-jec -> evaluate on a tiny sample."""
+
+import json
+
+import awkward as ak
+import pytest
+
+from colliderflow.cli import main
+from colliderflow.reconstruct import load_candidates
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    assert main(["dataset", "--process", "ttbar", "--events", "6", "--chunk-size", "3", "--seed", "8",
+                 "--out", str(root / "ds"), "--quiet"]) == 0
+    assert main(["reconstruct", "--input", str(root / "ds"), "--output", str(root / "pf"), "--quiet"]) == 0
+    return root
+
+
+def test_candidates_layout(sample):
+    cands = load_candidates(sample / "pf")
+    assert len(cands) == 6
+    assert set(ak.to_numpy(ak.flatten(cands.cls))) <= set(range(1, 8))
+    charged = cands[cands.charge != 0]
+    assert ak.all(charged.vertex >= -1)
+    assert ak.all((cands.puppi_weight >= 0) & (cands.puppi_weight <= 1))
+
+
+def test_reconstruct_resumes(sample, capsys):
+    assert main(["reconstruct", "--input", str(sample / "ds"), "--output", str(sample / "pf"), "--quiet"]) == 0
+    assert "0 chunk(s) built, 2 reused" in capsys.readouterr().out
+
+
+def test_evaluate_report(sample):
+    assert main(["derive-jec", "--dataset", str(sample / "ds"), "--reco", f"PF={sample / 'pf'}",
+                 "--out", str(sample / "jec.json")]) == 0
+    out = sample / "report"
+    assert main(["evaluate", "--dataset", str(sample / "ds"), "--reco", f"PF={sample / 'pf'}", "--jec",
+                 str(sample / "jec.json"), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["collections"]) == {"target", "PF", "PF+CHS", "PF+PUPPI"}
+    assert metrics["jec_source"].endswith("jec.json")
+    assert metrics["particles"]["PF"]["charged hadron"]["n_gen"] > 0
+    report = (out / "report.md").read_text()
+    for plot in metrics["plots"]:
+        assert (out / plot).stat().st_size > 10_000
+        assert plot in report
+
+
+def test_evaluate_rejects_mismatched_reco(sample, tmp_path, capsys):
+    assert main(["dataset", "--process", "ttbar", "--events", "2", "--seed", "9", "--out", str(tmp_path / "other"),
+                 "--quiet"]) == 0
+    assert main(["evaluate", "--dataset", str(tmp_path / "other"), "--reco", f"PF={sample / 'pf'}",
+                 "--out", str(tmp_path / "r")]) == 1
+    assert "reconstruct the same dataset" in capsys.readouterr().err

@@ -1,0 +1,68 @@
+import awkward as ak
+import numpy as np
+import pytest
+
+from colliderflow.physics.jets import cluster_jets, delta_r, match_jets
+from colliderflow.physics.matching import match_closest
+from colliderflow.physics.met import met
+from colliderflow.physics.resolution import derive_jec, summarise_response
+
+
+def test_two_separated_particles_make_two_jets():
+    pt = ak.Array([[50.0, 30.0, 1.0]])
+    eta = ak.Array([[0.0, 1.5, 0.05]])
+    phi = ak.Array([[0.0, 2.0, 0.05]])
+    e = pt * np.cosh(eta)
+    jets = cluster_jets(pt, eta, phi, e, 0.4, min_pt=5.0)
+    assert ak.num(jets)[0] == 2
+    assert jets.pt[0][0] == pytest.approx(51.0, rel=1e-3)   # soft particle clustered into the leading jet
+    assert jets.n_constituents[0][0] == 2
+    weighted = cluster_jets(pt, eta, phi, e, 0.4, min_pt=5.0, weight=ak.Array([[1.0, 0.0, 1.0]]))
+    assert ak.num(weighted)[0] == 1
+
+
+def test_met_closed_form():
+    m, phi = met(ak.Array([[10.0, 10.0]]), ak.Array([[0.0, np.pi / 2]]))
+    assert m[0] == pytest.approx(np.sqrt(200))
+    assert phi[0] == pytest.approx(-3 * np.pi / 4)
+
+
+def test_matching_is_unique_and_closest_first():
+    # gen 0 and gen 1 both near reco 0; gen 1 is closer and wins; gen 0 takes reco 1 if within the cone
+    eta_g, phi_g = np.array([0.0, 0.05]), np.array([0.0, 0.0])
+    eta_r, phi_r = np.array([0.06, 0.1]), np.array([0.0, 0.0])
+    m = match_closest(eta_g, phi_g, eta_r, phi_r, 0.15)
+    assert list(m) == [1, 0]
+    assert list(match_closest(eta_g, phi_g, eta_r[:1], phi_r[:1], 0.15)) == [-1, 0]
+    # phi wrap-around
+    assert match_closest(np.array([0.0]), np.array([3.13]), np.array([0.0]), np.array([-3.13]), 0.05)[0] == 0
+    assert delta_r(0.0, 3.13, 0.0, -3.13) == pytest.approx(2 * np.pi - 6.26, abs=1e-9)
+
+
+def test_jet_matching():
+    reco = ak.Array([[{"eta": 0.0, "phi": 0.0}, {"eta": 2.0, "phi": 1.0}]])
+    gen = ak.Array([[{"eta": 2.05, "phi": 1.0}, {"eta": -1.0, "phi": 0.0}]])
+    assert ak.to_list(match_jets(reco, gen, 0.2)) == [[1, -1]]
+
+
+def test_gaussian_resolution_recovered():
+    rng = np.random.default_rng(0)
+    r = rng.normal(0.95, 0.1, 20000)
+    s = summarise_response(r)
+    assert s.gauss_sigma_over_mean == pytest.approx(0.1 / 0.95, rel=0.05)
+    assert s.iqr_resolution == pytest.approx(0.1 / 0.95, rel=0.05)
+    assert s.median == pytest.approx(0.95, abs=0.005)
+    assert 0 < s.gauss_sigma_over_mean_err < 0.01
+
+
+def test_jec_closes():
+    rng = np.random.default_rng(1)
+    gen_pt = np.exp(rng.uniform(np.log(20), np.log(1000), 40000))
+    gen_eta = rng.uniform(-4.5, 4.5, len(gen_pt))
+    true_response = 0.7 + 0.05 * np.log10(gen_pt) - 0.03 * np.abs(gen_eta)
+    reco_pt = gen_pt * true_response * rng.normal(1, 0.1, len(gen_pt))
+    jec = derive_jec(gen_pt, gen_eta, reco_pt)
+    corrected = reco_pt * jec(reco_pt, gen_eta)
+    for lo, hi in ((30, 60), (100, 200), (400, 800)):
+        sel = (gen_pt > lo) & (gen_pt < hi) & (np.abs(gen_eta) < 1.3)
+        assert np.median(corrected[sel] / gen_pt[sel]) == pytest.approx(1.0, abs=0.03)
