@@ -70,3 +70,17 @@ def test_foreign_parquet(tmp_path):
     pq.write_table(pa.table({"a": [1, 2]}), path)
     with pytest.raises(FileFormatError, match="without a colliderflow header"):
         read_parquet(path, "test", 1)
+
+
+def test_atomic_files_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    from colliderflow.utils.atomic import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o644

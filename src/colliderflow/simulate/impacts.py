@@ -74,7 +74,9 @@ class CaloImpacts:
     def __post_init__(self) -> None:
         n = len(self.particle)
         for f in fields(self):
-            arr = np.asarray(getattr(self, f.name), dtype=_DTYPES[f.name])
+            # always a copy: callers may pass one array for several fields, and fields are
+            # later modified in place (e.g. the beam-spot shift of vertices)
+            arr = np.array(getattr(self, f.name), dtype=_DTYPES[f.name])
             if arr.shape != (n,):
                 raise ValueError(f"CaloImpacts.{f.name}: expected shape ({n},), got {arr.shape}")
             setattr(self, f.name, arr)
