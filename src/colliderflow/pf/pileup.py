@@ -34,15 +34,20 @@ class VertexConfig:
         gap: z gap between consecutive tracks that separates two vertices.
         min_tracks: tracks needed for a vertex.
         min_pt: tracks used for vertex finding.
-        max_dz_sigma: a track belongs to a vertex within this many dz uncertainties...
-        min_dz_window: ...or within this distance.
+        max_dz_sigma: a track belongs to its closest vertex within this many dz uncertainties...
+        min_dz_window: ...or within this distance (it absorbs the vertex position uncertainty).
+        refit_iterations: passes that recompute vertex positions from their closest tracks.
+        pv_dz_keep: charged particles associated to no vertex but within this |dz| of the primary
+            vertex count as primary in PUPPI (as CMS does); farther ones are treated as neutrals.
     """
 
     gap: float = 0.06
     min_tracks: int = 2
     min_pt: float = 0.5
     max_dz_sigma: float = 3.0
-    min_dz_window: float = 0.02
+    min_dz_window: float = 0.05
+    refit_iterations: int = 2
+    pv_dz_keep: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class PuppiConfig:
         weight_min: weights below this are set to 0.
         ptcut_central, ptcut_central_slope: neutral weighted-pT cut A + B * N_vertices (|eta| < tracker_eta).
         ptcut_forward, ptcut_forward_slope: the same in the forward region.
+        weight_min_forward: weights below this are set to 0 in the forward region.
     """
 
     r0: float = 0.4
@@ -63,8 +69,9 @@ class PuppiConfig:
     weight_min: float = 0.01
     ptcut_central: float = 0.1
     ptcut_central_slope: float = 0.005
-    ptcut_forward: float = 2.0
-    ptcut_forward_slope: float = 0.05
+    ptcut_forward: float = 4.0
+    ptcut_forward_slope: float = 0.3
+    weight_min_forward: float = 0.9
 
 
 def find_vertices(z: np.ndarray, z_err: np.ndarray, pt: np.ndarray, config: VertexConfig = VertexConfig()):
@@ -74,7 +81,8 @@ def find_vertices(z: np.ndarray, z_err: np.ndarray, pt: np.ndarray, config: Vert
         z, z_err, pt: (T,) track z0 (cm), its uncertainty and pT of the tracks to use.
 
     Returns:
-        (vertex_z (V,), index of the primary vertex in vertex_z or -1 if none)
+        (vertex_z (V,), index of the primary vertex in vertex_z or -1 if none); the primary
+        vertex comes first, the others by decreasing sum of pT^2.
     """
     sel = pt >= config.min_pt
     zs, ws, pts = z[sel], 1.0 / np.maximum(z_err[sel], 1e-4) ** 2, pt[sel]
@@ -85,12 +93,23 @@ def find_vertices(z: np.ndarray, z_err: np.ndarray, pt: np.ndarray, config: Vert
     group = np.concatenate([[0], np.cumsum(np.diff(zs) > config.gap)])
     counts = np.bincount(group)
     vz = np.bincount(group, weights=zs * ws) / np.bincount(group, weights=ws)
-    sumpt2 = np.bincount(group, weights=np.minimum(pts, 100.0) ** 2)
     good = counts >= config.min_tracks
-    vz, sumpt2 = vz[good], sumpt2[good]
+    vz = vz[good]
     if len(vz) == 0:
         return np.zeros(0), -1
-    # the primary vertex first, then the others by decreasing sum pT^2
+    # refine: each track belongs to its closest vertex (within the gap); positions are the
+    # inverse-variance means of those tracks, which removes the pull of chained neighbours
+    for _ in range(config.refit_iterations):
+        d = np.abs(zs[:, None] - vz[None, :])
+        near = np.argmin(d, axis=1)
+        inside = d[np.arange(len(zs)), near] < np.maximum(config.max_dz_sigma / np.sqrt(ws), config.min_dz_window)
+        wsum = np.bincount(near[inside], weights=ws[inside], minlength=len(vz))
+        zsum = np.bincount(near[inside], weights=(zs * ws)[inside], minlength=len(vz))
+        vz = np.where(wsum > 0, zsum / np.where(wsum > 0, wsum, 1.0), vz)
+    d = np.abs(zs[:, None] - vz[None, :])
+    near = np.argmin(d, axis=1)
+    inside = d[np.arange(len(zs)), near] < np.maximum(config.max_dz_sigma / np.sqrt(ws), config.min_dz_window)
+    sumpt2 = np.bincount(near[inside], weights=np.minimum(pts[inside], 100.0) ** 2, minlength=len(vz))
     order = np.argsort(-sumpt2, kind="stable")
     return vz[order], 0
 
@@ -142,7 +161,9 @@ def _median_rms(values: np.ndarray) -> tuple[float, float]:
 def puppi_weights(cands: dict[str, np.ndarray], n_vertices: int, config: PuppiConfig = PuppiConfig()) -> np.ndarray:
     """PUPPI weights of an event's candidates, (N,) in [0, 1].
 
-    ``cands`` needs ``cls``, ``charge``, ``pt``, ``eta``, ``phi`` and ``vertex`` (0 PV, > 0 pileup, -1 none).
+    ``cands`` needs ``cls``, ``charge``, ``pt``, ``eta``, ``phi`` and ``vertex`` (0 PV, > 0 pileup,
+    -1 none); a charged candidate that should count as primary without a vertex association
+    (close to the primary vertex in z) must already carry ``vertex == 0``.
     """
     eta, phi, pt = (cands[k].astype(np.float64) for k in ("eta", "phi", "pt"))
     charged = cands["charge"] != 0
@@ -163,7 +184,7 @@ def puppi_weights(cands: dict[str, np.ndarray], n_vertices: int, config: PuppiCo
     w = chi2.cdf(x2, df=1)
     # no pileup reference in this region (e.g. no pileup at all): keep the particle
     w = np.where(np.isnan(med), 1.0, w)
-    w = np.where(w < config.weight_min, 0.0, w)
+    w = np.where(w < np.where(central, config.weight_min, config.weight_min_forward), 0.0, w)
     cut = np.where(central, config.ptcut_central + config.ptcut_central_slope * n_vertices,
                    config.ptcut_forward + config.ptcut_forward_slope * n_vertices)
     neutral = ~charged | (vertex < 0)

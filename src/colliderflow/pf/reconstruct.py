@@ -39,8 +39,15 @@ def reconstruct_event(x: dict[str, np.ndarray], calib: HadronCalibration,
                                 x["pt"][tracks].astype(np.float64), config.vertex)
     charged = cands["charge"] != 0
     elem = cands["element"][charged]
-    vtx = associate(x["vz"][elem].astype(np.float64), x["dz_err"][elem].astype(np.float64), vertex_z, config.vertex)
+    z = x["vz"][elem].astype(np.float64)
+    vtx = associate(z, x["dz_err"][elem].astype(np.float64), vertex_z, config.vertex)
     cands["vertex"][charged] = vtx
     cands["chs"] = ~(charged & (cands["vertex"] > 0))
-    cands["puppi_weight"] = puppi_weights(cands, len(vertex_z), config.puppi)
+    # PUPPI counts unassociated charged particles close to the primary vertex as primary
+    puppi_in = dict(cands)
+    if len(vertex_z):
+        near_pv = (vtx < 0) & (np.abs(z - vertex_z[0]) < config.vertex.pv_dz_keep)
+        puppi_in["vertex"] = cands["vertex"].copy()
+        puppi_in["vertex"][np.flatnonzero(charged)[near_pv]] = 0
+    cands["puppi_weight"] = puppi_weights(puppi_in, len(vertex_z), config.puppi)
     return cands
