@@ -1,9 +1,14 @@
 # colliderflow: the two commands of the README.
-#   make demo   set up .venv if needed, then run the pipeline on a small default sample
+#   make demo   set up .venv if needed, then run the whole chain on a small default sample
 #   make test   set up .venv if needed, then run the default test suite (< 10 min on 2 cores)
+#
+# TORCH selects the PyTorch build installed in .venv; the default is the 2.13.0 CPU build
+# (a CUDA build is several GB). Example for a GPU machine:
+#   make TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" install
 
 PYTHON ?= python3
 VENV   ?= .venv
+TORCH  ?= torch==2.13.0
 PY     := $(VENV)/bin/python
 CF     := $(VENV)/bin/colliderflow
 DEMO   ?= demo-out
@@ -13,10 +18,11 @@ JOBS   ?= 2
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[ml,test]"
 	touch $@
 
 demo: install
@@ -26,7 +32,10 @@ demo: install
 	$(CF) inspect $(DEMO)/ttbar
 	$(CF) inspect $(DEMO)/ttbar-pu
 	$(CF) validate-target $(DEMO)/ttbar-pu --out $(DEMO)/validate-target
-	@echo "demo done: datasets and plots under $(DEMO)/"
+	$(CF) reconstruct --algo pf --input $(DEMO)/ttbar-pu --output $(DEMO)/pf --quiet
+	$(CF) reconstruct --algo mlpf --input $(DEMO)/ttbar-pu --output $(DEMO)/mlpf --quiet
+	$(CF) evaluate --dataset $(DEMO)/ttbar-pu --reco PF=$(DEMO)/pf --reco MLPF=$(DEMO)/mlpf --out $(DEMO)/report
+	@echo "demo done: datasets under $(DEMO)/, target plots in $(DEMO)/validate-target/, PF vs MLPF report in $(DEMO)/report/report.md"
 
 test: install
 	$(PY) -m pytest -q -m "not slow"
@@ -36,6 +45,8 @@ test-all: install
 
 bench: install
 	$(PY) bench/bench_dataset.py
+	$(PY) bench/bench_pf.py
+	$(PY) bench/bench_resolution.py --detector cms-like
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

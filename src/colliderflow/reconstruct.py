@@ -43,24 +43,34 @@ def candidates_to_array(events: list[dict[str, np.ndarray]]) -> ak.Array:
     return ak.unflatten(ak.zip(flat), counts)
 
 
-def _pf_factory(settings: dict[str, Any]) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+def _pf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray]]], list[dict[str, np.ndarray]]]:
     from colliderflow.pf.calibration import load_calibration
     from colliderflow.pf.reconstruct import PFRecoConfig, reconstruct_event
     from colliderflow.utils.config import from_dict
 
     calib = load_calibration(settings["calibration"])
     config = from_dict(PFRecoConfig, settings.get("config", {}), where="pf config")
-    return lambda x: reconstruct_event(x, calib, config)
+    return lambda events: [reconstruct_event(x, calib, config) for x in events]
 
 
-_FACTORIES = {"pf": _pf_factory}
+def _mlpf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray]]], list[dict[str, np.ndarray]]]:
+    from colliderflow.mlpf.infer import InferenceConfig, Predictor
+    from colliderflow.utils.config import from_dict
+
+    predictor = Predictor(settings["model"], from_dict(InferenceConfig, settings.get("config", {}),
+                                                       where="mlpf config"))
+    return predictor.candidates
+
+
+#: algorithm name -> factory(settings) returning a function from a chunk's events to their candidates
+_FACTORIES = {"pf": _pf_factory, "mlpf": _mlpf_factory}
 
 
 def _process_chunk(algo: str, settings: dict[str, Any], src: str, dst: str) -> int:
     array = _read_chunk(Path(src))
     validate_chunk(Path(src), array)
     run = _FACTORIES[algo](settings)
-    events = [run(x) for x in iter_events(array.X)]
+    events = run(list(iter_events(array.X)))
     header = {"kind": CANDIDATES_KIND, "schema_version": CANDIDATES_SCHEMA_VERSION, "algo": algo,
               "settings": settings, "input": Path(src).name, "input_header": read_header(src)}
     write_parquet(dst, ak.zip({"cands": candidates_to_array(events), "event_index": array.event["index"]},
@@ -80,11 +90,12 @@ def _done(dst: Path, algo: str, settings: dict[str, Any], src: Path) -> bool:
 
 def reconstruct_dataset(input_path: str | os.PathLike, output: str | os.PathLike, algo: str,
                         settings: dict[str, Any], jobs: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Reconstruct every chunk of a dataset with ``algo`` ('pf').
+    """Reconstruct every chunk of a dataset with ``algo`` ('pf' or 'mlpf').
 
     Args:
-        settings: JSON-serialisable algorithm settings (for PF: ``calibration`` card name or
-            path, ``config`` overrides of ``PFRecoConfig``); stored in every output header.
+        settings: JSON-serialisable algorithm settings, stored in every output header. PF:
+            ``calibration`` (card name or path) and ``config`` (overrides of ``PFRecoConfig``);
+            MLPF: ``model`` (a .pt or .onnx path) and ``config`` (overrides of ``InferenceConfig``).
     """
     if algo not in _FACTORIES:
         raise ValueError(f"unknown reconstruction {algo!r}; choose one of {sorted(_FACTORIES)}")
@@ -108,11 +119,16 @@ def reconstruct_dataset(input_path: str | os.PathLike, output: str | os.PathLike
     return {"chunks_built": len(todo), "chunks_skipped": len(files) - len(todo), "events": n}
 
 
-def load_candidates(path: str | os.PathLike) -> ak.Array:
-    """Candidates of every chunk in a reconstruction output directory, (events, candidates)."""
+def load_candidates(path: str | os.PathLike, with_algo: bool = False):
+    """Candidates of every chunk in a reconstruction output directory, (events, candidates).
+
+    With ``with_algo``, returns ``(candidates, algorithm name)``.
+    """
     path = Path(path)
     files = sorted(p for p in path.iterdir() if p.name.startswith("chunk_")) if path.is_dir() else [path]
     if not files:
         raise FileNotFoundError(f"{path}: no candidate chunks found")
-    arrays = [read_parquet(f, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION)[0].cands for f in files]
-    return ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+    read = [read_parquet(f, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION) for f in files]
+    arrays = [r[0].cands for r in read]
+    cands = ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+    return (cands, read[0][1].get("algo", "pf")) if with_algo else cands

@@ -46,11 +46,19 @@ def target_collection(data: ak.Array, remove_pileup: bool = True, pu_threshold: 
     return _collection(y.cls, y.charge, y.pt, y.eta, y.phi, y.energy)
 
 
-def reco_collections(name: str, cands: ak.Array) -> dict[str, ak.Array]:
-    """The collections of one reconstruction: all candidates, with CHS, and with PUPPI weights."""
+def reco_collections(name: str, cands: ak.Array, algo: str = "pf") -> dict[str, ak.Array]:
+    """The collections of one reconstruction.
+
+    PF: all candidates, with CHS, and with PUPPI weights. MLPF: all candidates, and with the
+    MLPF per-particle pileup rejection (``+PU``: candidates whose pileup score is below threshold).
+    """
     base = dict(cls=cands.cls, charge=cands.charge, pt=cands.pt, eta=cands.eta, phi=cands.phi,
                 energy=cands.energy)
     out = {name: _collection(**base)}
-    out[f"{name}+CHS"] = _collection(**base, weight=ak.values_astype(cands.chs, np.float32))
+    passed = _collection(**base, weight=ak.values_astype(cands.chs, np.float32))
+    if algo == "mlpf":
+        out[f"{name}+PU"] = passed
+        return out
+    out[f"{name}+CHS"] = passed
     out[f"{name}+PUPPI"] = _collection(**base, weight=cands.puppi_weight)
     return out

@@ -30,11 +30,11 @@ __all__ = ["evaluate", "derive_jec_file", "load_jec_file"]
 def _collections(data: ak.Array, recos: dict[str, str | os.PathLike]) -> dict[str, ak.Array]:
     colls = {"target": target_collection(data)}
     for name, path in recos.items():
-        cands = load_candidates(path)
+        cands, algo = load_candidates(path, with_algo=True)
         if len(cands) != len(data):
             raise ValueError(f"{path}: {len(cands)} events of candidates for a dataset of {len(data)} events; "
                              "reconstruct the same dataset")
-        colls.update(reco_collections(name, cands))
+        colls.update(reco_collections(name, cands, algo))
     return colls
 
 
@@ -86,8 +86,12 @@ def _plot_efficiency(effs: dict[str, dict], kind: str, axis: str, path: Path, ti
     names = [n for n in TYPES.values() if any(kind_key(kind, axis) in e.get(n, {}) for e in effs.values())]
     if not names:
         names = list(TYPES.values())[:1]
-    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 5), squeeze=False)
-    for ax, tname in zip(axes[0], names):
+    ncol = min(4, len(names))
+    nrow = (len(names) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.6 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax, tname in zip(axes.ravel(), names):
         for coll, e in effs.items():
             d = e.get(tname, {}).get(kind_key(kind, axis))
             if not d:
@@ -103,7 +107,8 @@ def _plot_efficiency(effs: dict[str, dict], kind: str, axis: str, path: Path, ti
         if axis == "pt":
             log_pt_axis(ax)
         ax.tick_params(labelsize=11)
-    axes[0][0].set_ylabel("efficiency" if kind == "efficiency" else "fake rate", fontsize=14)
+    for row in axes:
+        row[0].set_ylabel("efficiency" if kind == "efficiency" else "fake rate", fontsize=14)
     axes[0][0].legend(fontsize=10)
     fig.suptitle(f"{LABEL}: {title}", fontsize=13)
     return save(fig, path)
@@ -184,7 +189,7 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     # particles
     effs = {}
     for name, c in colls.items():
-        if name.endswith("+CHS") or name.endswith("+PUPPI"):
+        if "+" in name:
             continue
         effs[name] = efficiency_fake(match_particles(truth, c), np.geomspace(1, 500, 16), np.linspace(-5, 5, 21))
     metrics["particles"] = effs
