@@ -54,7 +54,11 @@ def hist_ratio(samples: dict[str, np.ndarray], bins: np.ndarray, xlabel: str, pa
     """
     _style()
     reference = reference or next(iter(samples))
-    fig, (ax, rax) = plt.subplots(2, 1, figsize=(9, 9), gridspec_kw={"height_ratios": (3, 1)}, sharex=True)
+    if len(samples) > 1:
+        fig, (ax, rax) = plt.subplots(2, 1, figsize=(9, 9), gridspec_kw={"height_ratios": (3, 1)}, sharex=True)
+    else:  # nothing to compare: no ratio panel
+        fig, ax = plt.subplots(figsize=(9, 7))
+        rax = None
     counts = {}
     for name, values in samples.items():
         w = None if weights is None else weights.get(name)
@@ -73,10 +77,13 @@ def hist_ratio(samples: dict[str, np.ndarray], bins: np.ndarray, xlabel: str, pa
             r = np.where(ref > 0, h / ref, np.nan)
             rerr = np.where(ref > 0, err / ref, np.nan)
         hep.histplot(r, bins, ax=rax, yerr=rerr, label=name, histtype="errorbar", markersize=4)
-    rax.axhline(1.0, color="gray", ls="--")
-    rax.set_ylim(0.5, 1.5)
-    rax.set_ylabel(f"ratio to {reference}", fontsize=14)
-    rax.set_xlabel(xlabel)
+    if rax is not None:
+        rax.axhline(1.0, color="gray", ls="--")
+        rax.set_ylim(0.5, 1.5)
+        rax.set_ylabel(f"ratio to {reference}", fontsize=14)
+        rax.set_xlabel(xlabel)
+    else:
+        ax.set_xlabel(xlabel)
     ax.set_ylabel("density" if density else "entries")
     if logx:
         ax.set_xscale("log")

@@ -32,21 +32,27 @@ def dataset_files(path: str | os.PathLike) -> list[Path]:
     return files
 
 
-def validate_chunk(path: Path, array: ak.Array) -> None:
-    """Check a chunk's layout and values; raises FileFormatError naming the file, event and field."""
-    missing = [f for f in TOP_FIELDS if f not in array.fields]
+def validate_chunk(path: Path, array: ak.Array, fields: tuple[str, ...] | list[str] = TOP_FIELDS) -> None:
+    """Check a chunk's layout and values; raises FileFormatError naming the file, event and field.
+
+    Args:
+        fields: the top-level fields that must be present (all by default; the columns read).
+    """
+    missing = [f for f in fields if f not in array.fields]
     if missing:
         raise FileFormatError(f"{path}: missing top-level field(s) {missing}")
     xmissing = [f for f in ELEMENT_FEATURES if f not in array["X"].fields]
     if xmissing:
         raise FileFormatError(f"{path}: element features missing: {xmissing}")
-    ymissing = [f for f in TARGET_FIELDS if f not in array["ytarget"].fields]
-    if ymissing:
-        raise FileFormatError(f"{path}: target fields missing: {ymissing}")
-    nx, ny = ak.num(array["X"]), ak.num(array["ytarget"])
-    bad = np.flatnonzero(ak.to_numpy(nx != ny))
-    if len(bad):
-        raise FileFormatError(f"{path}: event {bad[0]}: {int(nx[bad[0]])} elements but {int(ny[bad[0]])} targets")
+    nx = ak.num(array["X"])
+    if "ytarget" in array.fields:
+        ymissing = [f for f in TARGET_FIELDS if f not in array["ytarget"].fields]
+        if ymissing:
+            raise FileFormatError(f"{path}: target fields missing: {ymissing}")
+        ny = ak.num(array["ytarget"])
+        bad = np.flatnonzero(ak.to_numpy(nx != ny))
+        if len(bad):
+            raise FileFormatError(f"{path}: event {bad[0]}: {int(nx[bad[0]])} elements but {int(ny[bad[0]])} targets")
     for name in ELEMENT_FEATURES:
         flat = ak.to_numpy(ak.flatten(array["X"][name]))
         if not np.isfinite(flat).all():
@@ -69,7 +75,7 @@ def load_dataset(path: str | os.PathLike, columns: list[str] | None = None, vali
     for f in dataset_files(path):
         arr = _read_chunk(f, columns)
         if validate:
-            validate_chunk(f, arr)
+            validate_chunk(f, arr, fields=tuple(columns) if columns else TOP_FIELDS)
         arrays.append(arr)
     return ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
 

@@ -84,6 +84,11 @@ def validate_target(path: str | os.PathLike, out: str | os.PathLike) -> dict[str
                       "truth_pt_gt1": int((tpt > 1).sum()), "target_pt_gt1": int((ypt > 1).sum())},
         "energy_fraction_target_over_truth_eta5": float(ak.sum(target.energy[abs(target.eta) < 5])
                                                          / ak.sum(truth.energy[abs(truth.eta) < 5])),
+        "pt_fraction_target_over_truth_eta2p5": float(ak.sum(target.pt[abs(target.eta) < 2.5])
+                                                      / ak.sum(truth.pt[abs(truth.eta) < 2.5])),
+        "pt_fraction_target_over_truth_eta2p5_pt1": float(
+            ak.sum(target.pt[(abs(target.eta) < 2.5) & (target.pt > 1)])
+            / ak.sum(truth.pt[(abs(truth.eta) < 2.5) & (truth.pt > 1)])),
         "jets_pt_gt10": {"truth": int(ak.sum(ak.num(jets_truth))), "target": int(ak.sum(ak.num(jets_target)))},
         "jet_matching_efficiency": float(ak.sum(matched) / max(int(ak.sum(ak.num(jets_truth))), 1)),
         "jet_response": _quantiles(response),

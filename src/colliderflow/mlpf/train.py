@@ -1,0 +1,304 @@
+"""MLPF training: ``colliderflow train --config FILE [key=value ...]``.
+
+AdamW with linear warmup and a cosine (or one-cycle) schedule, gradient clipping, bf16
+autocast on GPU, size-bucketed padded batches, an 80/20 train/validation split, per-term
+loss logging (CSV and PNG), and checkpoints holding the complete state (model, optimiser,
+scheduler, random-number states, position in the epoch) written atomically: a killed run
+continues exactly where it stopped when started again with the same output directory.
+
+Multi-GPU / multi-node: launch with ``torchrun --nproc_per_node=G -m colliderflow.cli train
+--config FILE``; each rank takes every G-th batch and gradients are averaged by
+DistributedDataParallel (NCCL on GPU, Gloo on CPU). Only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from colliderflow.mlpf.data import Events, iterate, load_events, make_batches, pad_batch, split_indices
+from colliderflow.mlpf.loss import LossConfig, mlpf_loss
+from colliderflow.mlpf.model import MLPF, MLPFConfig, count_parameters
+from colliderflow.utils.atomic import atomic_path, atomic_write_text
+from colliderflow.utils.config import ConfigError, from_dict, to_dict
+
+__all__ = ["DataConfig", "OptimConfig", "TrainConfig", "load_train_config", "train", "to_tensors",
+           "save_model", "load_model"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Training data.
+
+    Attributes:
+        datasets: dataset directories made by ``colliderflow dataset``.
+        max_events: at most this many events per dataset (None: all).
+        val_fraction: fraction of events held out for validation (seeded split).
+        batch_elements: padded elements per batch (batch size x largest event).
+    """
+
+    datasets: tuple[str, ...] = ()
+    max_events: int | None = None
+    val_fraction: float = 0.2
+    batch_elements: int = 8000
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser and schedule."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    epochs: int = 10
+    warmup_steps: int = 100
+    schedule: str = "cosine"
+    grad_clip: float = 1.0
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("cosine", "onecycle"):
+            raise ValueError(f"schedule must be 'cosine' or 'onecycle', got {self.schedule!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; saved with every checkpoint and model."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: MLPFConfig = field(default_factory=MLPFConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    out: str = "runs/mlpf"
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 20
+    num_threads: int = 0
+    deterministic: bool = True
+    scaler_events: int = 500
+
+
+def _set(d: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+    d[keys[-1]] = value
+
+
+def load_train_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> TrainConfig:
+    """A YAML config with ``key.sub=value`` overrides (values parsed as YAML)."""
+    data: dict = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{path}: cannot read training config: {err}") from None
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        _set(data, key.strip(), yaml.safe_load(value))
+    return from_dict(TrainConfig, data, where=str(path or "train config"))
+
+
+def to_tensors(X: np.ndarray, Y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    x = torch.from_numpy(X).to(device)
+    y = torch.from_numpy(Y).to(device)
+    target = {"cls": y[..., 0].long(), "pt": y[..., 1], "eta": y[..., 2], "phi": y[..., 3], "energy": y[..., 4],
+              "pu_frac": y[..., 5]}
+    return x, target
+
+
+def save_model(model: MLPF, path: str | os.PathLike, extra: dict | None = None) -> None:
+    """A self-describing model file: config, weights (scaler buffers included) and metadata."""
+    payload = {"model_config": model.config.to_dict(), "state_dict": model.state_dict(), **(extra or {})}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> MLPF:
+    """Load a model written by :func:`save_model` (or the model part of a checkpoint)."""
+    try:
+        payload = torch.load(path, map_location=device, weights_only=False)
+        model = MLPF(MLPFConfig.from_dict(payload["model_config"]))
+        model.load_state_dict(payload["state_dict"])
+    except (OSError, RuntimeError, KeyError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable colliderflow MLPF model: {err}") from None
+    return model.to(device).eval()
+
+
+def _lr_lambda(cfg: OptimConfig, total_steps: int):
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+        if cfg.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        return max(0.0, 1.0 - progress)  # one-cycle: warmup up, then linear down
+
+    return f
+
+
+class _Log:
+    """Per-term loss log as CSV (rank 0 only)."""
+
+    def __init__(self, path: Path, enabled: bool) -> None:
+        self.path, self.enabled = path, enabled
+
+    def write(self, rows: list[dict]) -> None:
+        if not self.enabled or not rows:
+            return
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            if new:
+                w.writeheader()
+            w.writerows(rows)
+
+
+def _evaluate(model, events: Events, cfg: TrainConfig, device, autocast) -> dict[str, float]:
+    model.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    with torch.no_grad():
+        for _, X, Y in iterate(events, make_batches(events.sizes(), cfg.data.batch_elements, cfg.seed, 0, shuffle=False)):
+            x, t = to_tensors(X, Y, device)
+            with autocast():
+                terms = mlpf_loss(model(x), x, t, cfg.loss)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(X)
+            n += len(X)
+    model.train()
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) a model; returns a summary with the final validation losses."""
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    if cfg.deterministic and device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    main_rank = rank == 0
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+    if not cfg.data.datasets:
+        raise ConfigError("data.datasets is empty: give the dataset directories to train on")
+    events = load_events(list(cfg.data.datasets), cfg.data.max_events)
+    tr_idx, va_idx = split_indices(len(events), cfg.data.val_fraction, cfg.seed)
+    train_ev, val_ev = events.subset(tr_idx), events.subset(va_idx)
+
+    model = MLPF(cfg.model).to(device)
+    ckpt_path = out / "checkpoint.pt"
+    resume = ckpt_path.exists()
+    if not resume:
+        fit_idx = np.arange(min(len(train_ev), cfg.scaler_events))
+        X, _ = pad_batch(train_ev, fit_idx)
+        x = torch.from_numpy(X).to(device)
+        model.scaler.fit(x, x[..., 0] != 0)
+    steps_per_epoch = len(make_batches(train_ev.sizes(), cfg.data.batch_elements, cfg.seed, 0)[rank::world])
+    total_steps = cfg.optim.max_steps or steps_per_epoch * cfg.optim.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.optim, total_steps))
+    state = {"epoch": 0, "batch": 0, "step": 0, "best_val": float("inf"), "history": []}
+    if resume:
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ck["train_config"] != to_dict(cfg):
+            raise ConfigError(f"{ckpt_path}: checkpoint of another configuration; use a new 'out' directory")
+        model.load_state_dict(ck["state_dict"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        torch.set_rng_state(ck["torch_rng"])
+        state = ck["state"]
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16) if device.type == "cuda" \
+            else torch.autocast("cpu", enabled=False)
+
+    log = _Log(out / "losses.csv", main_rank)
+
+    def checkpoint() -> None:
+        if not main_rank:
+            return
+        payload = {"model_config": model.config.to_dict(), "state_dict": model.state_dict(),
+                   "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                   "torch_rng": torch.get_rng_state(), "state": state, "train_config": to_dict(cfg)}
+        with atomic_path(ckpt_path) as tmp:
+            torch.save(payload, tmp)
+
+    model.train()
+    t0 = time.perf_counter()
+    done = state["step"] >= total_steps
+    with tqdm(total=total_steps, initial=state["step"], desc="training", unit="step",
+              disable=not (progress and main_rank)) as bar:
+        while not done and state["epoch"] < cfg.optim.epochs:
+            batches = make_batches(train_ev.sizes(), cfg.data.batch_elements, cfg.seed, state["epoch"])[rank::world]
+            rows = []
+            for b, X, Y in iterate(train_ev, batches, state["batch"]):
+                x, t = to_tensors(X, Y, device)
+                with autocast():
+                    terms = mlpf_loss(ddp(x), x, t, cfg.loss)
+                optimizer.zero_grad(set_to_none=True)
+                terms["total"].backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                state["step"] += 1
+                state["batch"] = b + 1
+                bar.update(1)
+                rows.append({"step": state["step"], "epoch": state["epoch"], "split": "train",
+                             "lr": scheduler.get_last_lr()[0], **{k: float(v.detach()) for k, v in terms.items()}})
+                if len(rows) >= cfg.log_every:
+                    bar.set_postfix(loss=f"{rows[-1]['total']:.3f}")
+                    log.write(rows)
+                    rows = []
+                if state["step"] % cfg.checkpoint_every == 0:
+                    log.write(rows)
+                    rows = []
+                    checkpoint()
+                if state["step"] >= total_steps:
+                    done = True
+                    break
+            log.write(rows)
+            if not done or state["batch"] >= len(batches):
+                val = _evaluate(model, val_ev, cfg, device, autocast) if len(val_ev) else {}
+                log.write([{"step": state["step"], "epoch": state["epoch"], "split": "val",
+                            "lr": scheduler.get_last_lr()[0], **val}])
+                state["history"].append({"epoch": state["epoch"], "step": state["step"], **val})
+                if main_rank and val and val["total"] < state["best_val"]:
+                    state["best_val"] = val["total"]
+                    save_model(model, out / "best.pt", {"train_config": to_dict(cfg), "val": val})
+                state["epoch"] += 1
+                state["batch"] = 0
+            checkpoint()
+    if main_rank:
+        save_model(model, out / "model.pt", {"train_config": to_dict(cfg), "history": state["history"]})
+        from colliderflow.mlpf.curves import plot_losses
+
+        plot_losses(out / "losses.csv", out / "losses.png")
+        summary = {"steps": state["step"], "epochs": state["epoch"], "train_events": len(train_ev),
+                   "val_events": len(val_ev), "parameters": count_parameters(model),
+                   "wall_seconds_this_run": time.perf_counter() - t0, "history": state["history"],
+                   "device": str(device)}
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+        return summary
+    return {}

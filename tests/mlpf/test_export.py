@@ -1,0 +1,96 @@
+"""ONNX export: ONNX Runtime CPU reproduces PyTorch's decoded outputs on other batch shapes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from colliderflow.mlpf.export import META_CONFIG, OUTPUT_NAMES, OnnxMLPF, export_onnx  # noqa: E402
+from colliderflow.mlpf.model import MLPFConfig  # noqa: E402
+from colliderflow.simulate.elements import ELEMENT_FEATURES  # noqa: E402
+from tests.mlpf.test_model import SMALL, make_model, random_events, single_thread  # noqa: E402,F401
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The small model exported with both attention lowerings (traced at B = 1, N = 16)."""
+    model = make_model(SMALL, seed=3)
+    folder = tmp_path_factory.mktemp("onnx")
+    paths = {mode: export_onnx(model, folder / f"mlpf_{mode}.onnx", attention=mode, example_elements=16)
+             for mode in ("mha", "decomposed")}
+    return model, paths
+
+
+@pytest.mark.parametrize("mode", ["mha", "decomposed"])
+def test_onnxruntime_matches_pytorch_on_other_shapes(exported, mode):
+    model, paths = exported
+    X = random_events(torch.Generator().manual_seed(21), [37, 12, 0], n_elements=37)  # B = 3, padding, empty event
+    with torch.no_grad():
+        ref = model.decode(model(X), X)
+    got = OnnxMLPF(paths[mode], providers=["CPUExecutionProvider"], threads=1)(X.numpy())
+    assert set(got) == set(OUTPUT_NAMES)
+    for name in OUTPUT_NAMES:
+        assert got[name].shape == tuple(ref[name].shape), name
+        if name == "phi":  # compare angles modulo 2 pi
+            diff = np.angle(np.exp(1j * (got[name] - ref[name].numpy())))
+            np.testing.assert_allclose(diff, 0.0, atol=1e-5)
+        else:
+            np.testing.assert_allclose(got[name], ref[name].numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    assert (got["pt"][2] == 0).all() and (got["p_binary"][1, 12:] == 0).all()
+
+
+def test_fused_attention_in_graph(exported):
+    _, paths = exported
+    ops = {mode: [n.op_type for n in onnx.load(p).graph.node] for mode, p in paths.items()}
+    assert ops["mha"].count("MultiHeadAttention") == 2 * SMALL.num_layers
+    assert "MultiHeadAttention" not in ops["decomposed"]
+
+
+def test_export_is_reproducible_and_atomic(exported, tmp_path):
+    model, paths = exported
+    again = export_onnx(model, tmp_path / "again.onnx", attention="mha")
+    assert again.read_bytes() == paths["mha"].read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["again.onnx"]  # no temporary left behind
+    X = random_events(torch.Generator().manual_seed(22), [20, 5]).numpy()
+    runner = OnnxMLPF(paths["mha"], threads=1)
+    first, second = runner(X), runner(X)
+    assert all(first[k].tobytes() == second[k].tobytes() for k in OUTPUT_NAMES)
+
+
+def test_metadata_holds_config_and_features(exported):
+    model, paths = exported
+    meta = {p.key: p.value for p in onnx.load(paths["mha"]).metadata_props}
+    assert MLPFConfig.from_dict(json.loads(meta[META_CONFIG])) == model.config
+    runner = OnnxMLPF(paths["mha"], providers=["NoSuchExecutionProvider", "CPUExecutionProvider"])
+    assert runner.config == model.config and runner.feature_names == ELEMENT_FEATURES
+    assert runner.providers == ["CPUExecutionProvider"]
+
+
+def test_export_keeps_training_mode_and_rejects_bad_input(exported, tmp_path):
+    model, paths = exported
+    model.train()
+    export_onnx(model, tmp_path / "m.onnx", attention="decomposed")
+    assert model.training
+    model.eval()
+    with pytest.raises(ValueError, match="attention"):
+        export_onnx(model, tmp_path / "x.onnx", attention="flash")
+    with pytest.raises(ValueError, match="shape"):
+        OnnxMLPF(paths["mha"])(np.zeros((2, 5, 3), np.float32))
+    with pytest.raises(RuntimeError, match="execution providers"):
+        OnnxMLPF(paths["mha"], providers=["NoSuchExecutionProvider"])
+
+
+def test_nonfinite_input_stays_finite_in_onnx(exported):
+    _, paths = exported
+    X = random_events(torch.Generator().manual_seed(23), [6]).numpy()
+    X[0, 1, 8] = math.nan
+    X[0, 2, 9] = math.inf
+    out = OnnxMLPF(paths["mha"], threads=1)(X)
+    assert all(np.isfinite(v).all() for v in out.values())

@@ -1,0 +1,111 @@
+"""Training: data batching, exact resume after a kill, and inference through both runtimes."""
+
+import numpy as np
+import pytest
+import torch
+
+from colliderflow.dataset.build import DatasetConfig, build_dataset
+from colliderflow.generate.source import GenerationConfig
+from colliderflow.mlpf import train as T
+from colliderflow.mlpf.data import load_events, make_batches, pad_batch, split_indices
+from colliderflow.utils.config import ConfigError
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mlpf_ds")
+    build_dataset(DatasetConfig(GenerationConfig("ztautau", seed=11), events=12, chunk_size=6), out, progress=False)
+    return out
+
+
+def _config(dataset, out, **overrides):
+    base = [f"data.datasets=[{dataset}]", "data.batch_elements=700", "model.width=16", "model.num_heads=2",
+            "model.num_layers=1", "model.ffn_dim=32", "optim.epochs=2", "optim.warmup_steps=2",
+            "checkpoint_every=3", "log_every=2", "num_threads=1", "scaler_events=20", f"out={out}"]
+    return T.load_train_config(None, base + [f"{k}={v}" for k, v in overrides.items()])
+
+
+def test_split_and_batches_are_deterministic():
+    tr, va = split_indices(100, 0.2, seed=3)
+    assert len(va) == 20 and len(np.intersect1d(tr, va)) == 0
+    assert np.array_equal(split_indices(100, 0.2, seed=3)[1], va)
+    sizes = np.random.default_rng(0).integers(50, 4000, 300)
+    b1 = make_batches(sizes, 8000, seed=1, epoch=2)
+    assert all(np.array_equal(a, b) for a, b in zip(b1, make_batches(sizes, 8000, seed=1, epoch=2)))
+    assert sorted(np.concatenate(b1).tolist()) == list(range(300))
+    for b in b1:
+        assert len(b) == 1 or sizes[b].max() * len(b) <= 8000
+    assert not all(np.array_equal(a, b) for a, b in zip(b1, make_batches(sizes, 8000, seed=1, epoch=3)))
+
+
+def test_pad_batch(dataset):
+    ev = load_events([dataset])
+    X, Y = pad_batch(ev, np.array([0, 1]))
+    n0, n1 = len(ev.X[0]), len(ev.X[1])
+    assert X.shape[1] == max(n0, n1)
+    short = 0 if n0 < n1 else 1
+    assert (X[short, min(n0, n1):] == 0).all()
+    assert np.array_equal(Y[0, :n0], ev.Y[0])
+
+
+def test_resume_after_kill_is_exact(dataset, tmp_path, monkeypatch):
+    T.train(_config(dataset, tmp_path / "a"), progress=False)
+    real = T.iterate
+    seen = {"n": 0}
+
+    def killed_after_four(*args, **kwargs):
+        for item in real(*args, **kwargs):
+            seen["n"] += 1
+            if seen["n"] == 5:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(T, "iterate", killed_after_four)
+    with pytest.raises(KeyboardInterrupt):
+        T.train(_config(dataset, tmp_path / "b"), progress=False)
+    assert (tmp_path / "b" / "checkpoint.pt").exists() and not (tmp_path / "b" / "model.pt").exists()
+    monkeypatch.setattr(T, "iterate", real)
+    summary = T.train(_config(dataset, tmp_path / "b"), progress=False)
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["state_dict"]
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert summary["epochs"] == 2 and (tmp_path / "b" / "losses.png").stat().st_size > 10_000
+    # every loss term is logged for training and validation
+    header = (tmp_path / "b" / "losses.csv").read_text().splitlines()[0].split(",")
+    for term in ("binary", "pid", "pt", "eta", "sin_phi", "cos_phi", "energy", "pileup", "total"):
+        assert term in header
+
+
+def test_resume_refuses_other_config(dataset, tmp_path):
+    T.train(_config(dataset, tmp_path / "c", **{"optim.max_steps": 2}), progress=False)
+    with pytest.raises(ConfigError, match="another configuration"):
+        T.train(_config(dataset, tmp_path / "c", **{"optim.max_steps": 3}), progress=False)
+
+
+def test_unknown_override_is_named():
+    with pytest.raises(ConfigError, match=r"optim: unknown key\(s\) \['lrate'\]"):
+        T.load_train_config(None, ["optim.lrate=0.1"])
+
+
+def test_inference_torch_and_onnx_agree(dataset, tmp_path):
+    from colliderflow.cli import main
+    from colliderflow.reconstruct import load_candidates
+
+    T.train(_config(dataset, tmp_path / "m", **{"optim.max_steps": 4}), progress=False)
+    model = tmp_path / "m" / "model.pt"
+    assert main(["export-onnx", "--model", str(model), "--out", str(tmp_path / "m" / "model.onnx")]) == 0
+    outs = {}
+    for backend in ("torch", "onnx"):
+        out = tmp_path / f"reco_{backend}"
+        src = model if backend == "torch" else tmp_path / "m" / "model.onnx"
+        # a low threshold so that an untrained model still makes candidates
+        assert main(["reconstruct", "--algo", "mlpf", "--model", str(src), "--backend", backend, "--input",
+                     str(dataset), "--output", str(out), "--binary-threshold", "0.3", "--quiet"]) == 0
+        outs[backend] = load_candidates(out)
+    import awkward as ak
+
+    assert ak.sum(ak.num(outs["torch"])) > 0
+    for field in ("cls", "element"):
+        assert ak.all(outs["torch"][field] == outs["onnx"][field])
+    assert np.allclose(ak.to_numpy(ak.flatten(outs["torch"].pt)), ak.to_numpy(ak.flatten(outs["onnx"].pt)), rtol=1e-4)
