@@ -83,6 +83,11 @@ def test_resume_refuses_other_config(dataset, tmp_path):
         T.train(_config(dataset, tmp_path / "c", **{"optim.max_steps": 3}), progress=False)
 
 
+def test_override_numbers():
+    cfg = T.load_train_config(None, ["optim.lr=3e-4", "data.max_events=5", "data.datasets=[a, b]", "out=x"])
+    assert cfg.optim.lr == 3e-4 and cfg.data.max_events == 5 and cfg.data.datasets == ("a", "b")
+
+
 def test_unknown_override_is_named():
     with pytest.raises(ConfigError, match=r"optim: unknown key\(s\) \['lrate'\]"):
         T.load_train_config(None, ["optim.lrate=0.1"])
@@ -109,3 +114,17 @@ def test_inference_torch_and_onnx_agree(dataset, tmp_path):
     for field in ("cls", "element"):
         assert ak.all(outs["torch"][field] == outs["onnx"][field])
     assert np.allclose(ak.to_numpy(ak.flatten(outs["torch"].pt)), ak.to_numpy(ak.flatten(outs["onnx"].pt)), rtol=1e-4)
+
+
+def test_fine_tuning_starts_from_the_given_model(dataset, tmp_path):
+    T.train(_config(dataset, tmp_path / "pre", **{"optim.max_steps": 3}), progress=False)
+    pre = torch.load(tmp_path / "pre" / "model.pt", weights_only=False)["state_dict"]
+    cfg = _config(dataset, tmp_path / "ft", **{"optim.max_steps": 1, "optim.lr": 1e-12, "optim.warmup_steps": 1,
+                                              "init_from": str(tmp_path / "pre" / "model.pt")})
+    T.train(cfg, progress=False)
+    ft = torch.load(tmp_path / "ft" / "model.pt", weights_only=False)["state_dict"]
+    # one step at a negligible learning rate: the weights (and the kept scaler) are the pre-trained ones
+    assert all(torch.allclose(pre[k].float(), ft[k].float(), atol=1e-6) for k in pre)
+    bad = _config(dataset, tmp_path / "bad", **{"model.width": 32, "init_from": str(tmp_path / "pre" / "model.pt")})
+    with pytest.raises(ConfigError, match="architecture"):
+        T.train(bad, progress=False)

@@ -73,7 +73,12 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run needs; saved with every checkpoint and model."""
+    """Everything a training run needs; saved with every checkpoint and model.
+
+    ``init_from`` starts from the weights of a trained model (fine-tuning, e.g. to another
+    detector card); its feature scaler is kept unless ``refit_scaler``. The model section of the
+    config must then match the initial model's architecture.
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: MLPFConfig = field(default_factory=MLPFConfig)
@@ -86,6 +91,8 @@ class TrainConfig:
     num_threads: int = 0
     deterministic: bool = True
     scaler_events: int = 500
+    init_from: str | None = None
+    refit_scaler: bool = False
 
 
 def _set(d: dict, dotted: str, value: Any) -> None:
@@ -93,6 +100,17 @@ def _set(d: dict, dotted: str, value: Any) -> None:
     for k in keys[:-1]:
         d = d.setdefault(k, {})
     d[keys[-1]] = value
+
+
+def _parse_value(text: str) -> Any:
+    """A YAML scalar or list; numbers like 3e-4 (a string to YAML 1.1) are read as numbers."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def load_train_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> TrainConfig:
@@ -107,7 +125,7 @@ def load_train_config(path: str | os.PathLike | None, overrides: list[str] = ())
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value")
         key, value = item.split("=", 1)
-        _set(data, key.strip(), yaml.safe_load(value))
+        _set(data, key.strip(), _parse_value(value))
     return from_dict(TrainConfig, data, where=str(path or "train config"))
 
 
@@ -208,7 +226,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     model = MLPF(cfg.model).to(device)
     ckpt_path = out / "checkpoint.pt"
     resume = ckpt_path.exists()
-    if not resume:
+    if not resume and cfg.init_from:
+        init = load_model(cfg.init_from, device)
+        if init.config.to_dict() != model.config.to_dict():
+            raise ConfigError(f"{cfg.init_from}: its architecture {init.config.to_dict()} differs from the "
+                              f"config's model section {model.config.to_dict()}")
+        model.load_state_dict(init.state_dict())
+    if not resume and (not cfg.init_from or cfg.refit_scaler):
         fit_idx = np.arange(min(len(train_ev), cfg.scaler_events))
         X, _ = pad_batch(train_ev, fit_idx)
         x = torch.from_numpy(X).to(device)
