@@ -130,3 +130,16 @@ def test_empty_gun_like_event_survives(tmp_path):
     build_dataset(cfg, tmp_path, progress=False)
     data = load_dataset(tmp_path, validate=True)
     assert len(data) == 2
+
+
+def test_moved_pool_still_matches(pool_path, tmp_path):
+    import shutil
+
+    cfg = DatasetConfig(GenerationConfig("ttbar", seed=2, pileup=PileupRange(3, 3), pileup_pool=str(pool_path)),
+                        events=1, chunk_size=1)
+    build_dataset(cfg, tmp_path / "ds", progress=False)
+    moved = tmp_path / "elsewhere.parquet"
+    shutil.copyfile(pool_path, moved)
+    cfg2 = DatasetConfig(GenerationConfig("ttbar", seed=2, pileup=PileupRange(3, 3), pileup_pool=str(moved)),
+                         events=1, chunk_size=1)
+    assert build_dataset(cfg2, tmp_path / "ds", progress=False)["chunks_skipped"] == 1

@@ -63,8 +63,17 @@ class DatasetConfig:
         return [(a, min(a + self.chunk_size, self.events)) for a in range(0, self.events, self.chunk_size)]
 
     def identity(self, card: DetectorCard) -> dict[str, Any]:
-        """What a chunk must match to be reused: everything that changes its content."""
-        return {"generation": to_dict(self.generation), "detector": card.name, "card_hash": card_hash(card),
+        """What a chunk must match to be reused: everything that changes its content.
+
+        The pileup pool enters through its header (process, seed, energy, size), not its path,
+        so a pool that was moved or copied still matches.
+        """
+        generation = to_dict(self.generation)
+        if self.generation.pileup_pool:
+            header = read_header(self.generation.pileup_pool)
+            generation["pileup_pool"] = {k: header.get(k) for k in ("process", "seed", "sqrt_s", "n_events",
+                                                                    "schema_version")}
+        return {"generation": generation, "detector": card.name, "card_hash": card_hash(card),
                 "chunk_size": self.chunk_size, "schema_version": SCHEMA_VERSION}
 
 
