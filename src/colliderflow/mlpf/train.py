@@ -184,6 +184,15 @@ class _Log:
             w.writerows(rows)
 
 
+def _rank_batches(sizes: np.ndarray, cfg: TrainConfig, epoch: int, rank: int, world: int) -> list[np.ndarray]:
+    """This rank's batches of an epoch; with several ranks every rank gets the same number
+    (DistributedDataParallel needs the same number of steps everywhere), the rest is dropped."""
+    batches = make_batches(sizes, cfg.data.batch_elements, cfg.seed, epoch)
+    if world > 1:
+        batches = batches[: len(batches) // world * world]
+    return batches[rank::world]
+
+
 def _evaluate(model, events: Events, cfg: TrainConfig, device, autocast) -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
@@ -237,7 +246,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         X, _ = pad_batch(train_ev, fit_idx)
         x = torch.from_numpy(X).to(device)
         model.scaler.fit(x, x[..., 0] != 0)
-    steps_per_epoch = len(make_batches(train_ev.sizes(), cfg.data.batch_elements, cfg.seed, 0)[rank::world])
+    steps_per_epoch = len(_rank_batches(train_ev.sizes(), cfg, 0, rank, world))
+    if steps_per_epoch == 0:
+        raise ConfigError(f"too few training events ({len(train_ev)}) for {world} ranks")
     total_steps = cfg.optim.max_steps or steps_per_epoch * cfg.optim.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.optim, total_steps))
@@ -275,7 +286,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     with tqdm(total=total_steps, initial=state["step"], desc="training", unit="step",
               disable=not (progress and main_rank)) as bar:
         while not done and state["epoch"] < cfg.optim.epochs:
-            batches = make_batches(train_ev.sizes(), cfg.data.batch_elements, cfg.seed, state["epoch"])[rank::world]
+            batches = _rank_batches(train_ev.sizes(), cfg, state["epoch"], rank, world)
             rows = []
             for b, X, Y in iterate(train_ev, batches, state["batch"]):
                 x, t = to_tensors(X, Y, device)
@@ -314,6 +325,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                 state["epoch"] += 1
                 state["batch"] = 0
             checkpoint()
+    if world > 1:
+        torch.distributed.barrier()
     if main_rank:
         save_model(model, out / "model.pt", {"train_config": to_dict(cfg), "history": state["history"]})
         from colliderflow.mlpf.curves import plot_losses
@@ -324,5 +337,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                    "wall_seconds_this_run": time.perf_counter() - t0, "history": state["history"],
                    "device": str(device)}
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-        return summary
-    return {}
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return summary if main_rank else {}
