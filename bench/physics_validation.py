@@ -71,7 +71,7 @@ def main() -> None:
         _run(["derive-jec", "--dataset", str(w / qcd), *recos(qcd), "--out", str(w / f"jec{tag}.json")])
         for name in samples:
             out = w / f"eval_{name}"
-            jec = [] if "nopu" in name else ["--jec", str(w / f"jec{tag}.json")]
+            jec = ["--jec", "self" if "nopu" in name else str(w / f"jec{tag}.json")]
             _run(["evaluate", "--dataset", str(w / name), *recos(name), *jec, "--out", str(out)])
             m = json.loads((out / "metrics.json").read_text())
             results[name] = {"jets_30_100": m["jets_30_100"], "met": m["met"],

@@ -195,7 +195,9 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--dataset", type=Path, required=True, help="dataset directory")
     p.add_argument("--reco", action="append", required=True, metavar="NAME=DIR", help="reconstruction output(s), e.g. PF=out/pf")
-    p.add_argument("--jec", type=Path, help="corrections from derive-jec (default: derived on this sample, flagged)")
+    p.add_argument("--jec", help="corrections from derive-jec, or 'self' to calibrate on this sample (default: those "
+                                 "shipped for the dataset's card, derived on QCD with pileup; self-calibration for "
+                                 "other collection names; the report names the source)")
     p.add_argument("--radius", type=float, default=0.4, help="anti-kt R (default: 0.4; 0.8 for large-R jets)")
     p.add_argument("--out", type=Path, required=True, help="report directory")
     p.set_defaults(func=_cmd_evaluate)

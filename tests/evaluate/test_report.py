@@ -54,3 +54,15 @@ def test_evaluate_rejects_mismatched_reco(sample, tmp_path, capsys):
     assert main(["evaluate", "--dataset", str(tmp_path / "other"), "--reco", f"PF={sample / 'pf'}",
                  "--out", str(tmp_path / "r")]) == 1
     assert "reconstruct the same dataset" in capsys.readouterr().err
+
+
+def test_shipped_corrections_are_the_default(sample):
+    out = sample / "report_default"
+    assert main(["evaluate", "--dataset", str(sample / "ds"), "--reco", f"PF={sample / 'pf'}", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["jec_sources"]["PF+PUPPI"].endswith("cms-like.json")
+    out = sample / "report_self"
+    assert main(["evaluate", "--dataset", str(sample / "ds"), "--reco", f"PF={sample / 'pf'}", "--jec", "self",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["jec_sources"].values()) == {"self-calibrated"}

@@ -43,6 +43,22 @@ def load_jec_file(path: str | os.PathLike) -> dict[str, JetCorrections]:
     return {k: JetCorrections.from_json(v) for k, v in data["corrections"].items()}
 
 
+def shipped_jec(card: str) -> Path | None:
+    """Corrections shipped for a detector card (derived on QCD with 55-75 pileup), if any."""
+    from importlib import resources
+
+    path = Path(str(resources.files("colliderflow.evaluate"))) / "jec" / f"{card}.json"
+    return path if path.exists() else None
+
+
+def _dataset_card(dataset: str | os.PathLike) -> str | None:
+    from colliderflow.dataset.schema import MANIFEST
+
+    path = Path(dataset)
+    manifest = (path if path.is_dir() else path.parent) / MANIFEST
+    return json.loads(manifest.read_text())["identity"]["detector"] if manifest.exists() else None
+
+
 def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
                     radius: float = 0.4) -> dict[str, JetCorrections]:
     """Derive jet energy corrections for every collection of ``recos`` on ``dataset`` (QCD) and save them."""
@@ -123,7 +139,9 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     """Evaluate reconstructions ``recos`` (name -> candidate directory) on ``dataset``.
 
     Jet corrections come from ``jec`` (a file from ``colliderflow derive-jec``, normally derived on
-    QCD); without it they are derived on the evaluated sample itself, and the report says so.
+    QCD), or ``"self"`` to calibrate every collection on the evaluated sample; without it, the corrections shipped for the dataset's detector card are used for the
+    standard collection names (target, PF, PF+CHS, PF+PUPPI, MLPF, MLPF+PU; R = 0.4), and any other
+    collection is calibrated on the evaluated sample itself. The report names the source of each.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -140,13 +158,26 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
 
     # jets
     gen_jets = collection_jets(truth, radius, min_pt=10.0)
-    corrections = load_jec_file(jec) if jec else {}
-    metrics["jec_source"] = str(jec) if jec else "derived on the evaluated sample (self-calibrated)"
+    if jec is None and radius == 0.4:
+        card = _dataset_card(dataset)
+        jec = shipped_jec(card) if card else None
+    self_calibrate = jec is not None and str(jec) == "self"
+    corrections = load_jec_file(jec) if jec and not self_calibrate else {}
+    sources = {}
     perf = {}
     for name, coll in colls.items():
         m = matched_jets(collection_jets(coll, radius), gen_jets)
-        corr = corrections.get(name) or derive_corrections(m)
+        if name in corrections:
+            corr, sources[name] = corrections[name], str(jec)
+        else:
+            corr, sources[name] = derive_corrections(m), "self-calibrated"
         perf[name] = jet_performance(m, corr)
+    metrics["jec_sources"] = sources
+    if len(set(sources.values())) == 1:
+        only = next(iter(sources.values()))
+        metrics["jec_source"] = only if only != "self-calibrated" else "derived on the evaluated sample (self-calibrated)"
+    else:
+        metrics["jec_source"] = "; ".join(f"{k}: {v}" for k, v in sources.items())
     metrics["jets"] = {n: {k: v for k, v in p.items() if not k.endswith("_values")} for n, p in perf.items()}
     metrics["jets_30_100"] = {}
     for name, p in perf.items():
