@@ -313,19 +313,12 @@ def _cmd_pf_calibrate(args) -> int:
     return 0
 
 
-def _dataset_card(path: Path) -> str:
-    from colliderflow.dataset.schema import MANIFEST
-
-    manifest = (path if path.is_dir() else path.parent) / MANIFEST
-    if manifest.exists():
-        return json.loads(manifest.read_text())["identity"]["detector"]
-    return "cms-like"
-
-
 def _cmd_reconstruct(args) -> int:
     from colliderflow.reconstruct import reconstruct_dataset
 
-    card = _dataset_card(args.input)
+    from colliderflow.dataset.read import dataset_card
+
+    card = dataset_card(args.input) or "cms-like"
     if args.algo == "pf":
         settings = {"calibration": args.calibration or card, "config": {}}
     else:

@@ -16,7 +16,7 @@ from colliderflow.simulate.elements import ELEMENT_FEATURES, ELEMENT_NAMES
 from colliderflow.target.classes import CLASS_NAMES
 from colliderflow.utils.parquet import FileFormatError, read_parquet
 
-__all__ = ["dataset_files", "load_dataset", "validate_chunk", "inspect_dataset"]
+__all__ = ["dataset_files", "dataset_card", "load_dataset", "validate_chunk", "inspect_dataset"]
 
 
 def dataset_files(path: str | os.PathLike) -> list[Path]:
@@ -30,6 +30,13 @@ def dataset_files(path: str | os.PathLike) -> list[Path]:
     if not files:
         raise FileNotFoundError(f"{path}: no dataset chunks (chunk_*.parquet) found")
     return files
+
+
+def dataset_card(path: str | os.PathLike) -> str | None:
+    """The detector card named in a dataset's manifest (directory or one of its chunks), or None."""
+    path = Path(path)
+    manifest = (path if path.is_dir() else path.parent) / MANIFEST
+    return json.loads(manifest.read_text())["identity"]["detector"] if manifest.exists() else None
 
 
 def validate_chunk(path: Path, array: ak.Array, fields: tuple[str, ...] | list[str] = TOP_FIELDS) -> None:

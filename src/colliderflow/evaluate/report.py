@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt
 import mplhep as hep
 import numpy as np
 
-from colliderflow.dataset.read import load_dataset
+from colliderflow.dataset.read import dataset_card, load_dataset
 from colliderflow.evaluate.collections import reco_collections, target_collection, truth_collection
 from colliderflow.evaluate.displays import event_display
-from colliderflow.evaluate.jets import PT_EDGES, collection_jets, derive_corrections, jet_performance, matched_jets
+from colliderflow.evaluate.jets import collection_jets, derive_corrections, jet_performance, matched_jets
 from colliderflow.evaluate.particles import TYPES, efficiency_fake, match_particles
 from colliderflow.physics.met import met
 from colliderflow.physics.resolution import JetCorrections, summarise_response
@@ -49,14 +49,6 @@ def shipped_jec(card: str) -> Path | None:
 
     path = Path(str(resources.files("colliderflow.evaluate"))) / "jec" / f"{card}.json"
     return path if path.exists() else None
-
-
-def _dataset_card(dataset: str | os.PathLike) -> str | None:
-    from colliderflow.dataset.schema import MANIFEST
-
-    path = Path(dataset)
-    manifest = (path if path.is_dir() else path.parent) / MANIFEST
-    return json.loads(manifest.read_text())["identity"]["detector"] if manifest.exists() else None
 
 
 def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
@@ -159,7 +151,7 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     # jets
     gen_jets = collection_jets(truth, radius, min_pt=10.0)
     if jec is None and radius == 0.4:
-        card = _dataset_card(dataset)
+        card = dataset_card(dataset)
         jec = shipped_jec(card) if card else None
     self_calibrate = jec is not None and str(jec) == "self"
     corrections = load_jec_file(jec) if jec and not self_calibrate else {}

@@ -26,7 +26,8 @@ import numpy as np
 
 from colliderflow.candidates import concat_candidates, empty_candidates
 from colliderflow.pf.calibration import HadronCalibration
-from colliderflow.pf.links import Links, _wrap
+from colliderflow.pf.links import Links
+from colliderflow.physics.neighbours import delta_phi
 from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD, ELEMENT_TRACK
 from colliderflow.target import classes as C
 
@@ -162,9 +163,9 @@ def _electrons(x, links, ecal_em, hcal_raw, used, config):
         same_block = links.block[free][None, :] == links.block[cand][:, None]
         deta = np.abs(x["eta"][free][None, :] - x["eta_ecal"][cand][:, None])
         phi0, phi1 = x["phi"][cand], x["phi_ecal"][cand]
-        half = np.abs(_wrap(phi1 - phi0)) / 2 + config.brem_dphi_margin
-        mid = phi0 + _wrap(phi1 - phi0) / 2
-        dphi = np.abs(_wrap(x["phi"][free][None, :] - mid[:, None]))
+        half = np.abs(delta_phi(phi1, phi0)) / 2 + config.brem_dphi_margin
+        mid = phi0 + delta_phi(phi1, phi0) / 2
+        dphi = np.abs(delta_phi(x["phi"][free][None, :], mid[:, None]))
         ok = same_block & (deta < config.brem_deta) & (dphi < half[:, None])
         brem = (ok * ecal_em[free][None, :]).sum(axis=1)
         brem_pairs = ok

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
+from colliderflow.physics.neighbours import delta_phi, pairs_within
 from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_TRACK, N_DEPTH_LAYERS
 
 __all__ = ["LinkConfig", "Links", "link_elements"]
-
-_TWO_PI = 2.0 * np.pi
 
 
 @dataclass(frozen=True)
@@ -58,14 +56,6 @@ class Links:
     block: np.ndarray
 
 
-def _wrap(dphi: np.ndarray) -> np.ndarray:
-    return (dphi + np.pi) % _TWO_PI - np.pi
-
-
-def _points(eta: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    return np.column_stack([eta + 10.0, np.mod(phi + np.pi, _TWO_PI)])
-
-
 def _cluster_width(x: dict[str, np.ndarray], rows: np.ndarray, coord: str) -> np.ndarray:
     """Energy-weighted mean of the per-layer widths of clusters ``rows``."""
     w = np.stack([x[f"e_layer{i}"][rows] for i in range(1, N_DEPTH_LAYERS + 1)])
@@ -79,16 +69,13 @@ def _nearest_in_envelope(q_eta, q_phi, x, cl_rows, cell, max_dr, n_sigma):
     best = np.full(len(q_eta), -1, dtype=np.int64)
     if len(q_eta) == 0 or len(cl_rows) == 0:
         return best
-    tree = cKDTree(_points(x["eta"][cl_rows], x["phi"][cl_rows]), boxsize=[100.0, _TWO_PI])
-    pairs = tree.query_ball_point(_points(q_eta, q_phi), r=max_dr, return_sorted=False)
-    qi = np.repeat(np.arange(len(q_eta)), [len(p) for p in pairs])
+    qi, ci = pairs_within(q_eta, q_phi, x["eta"][cl_rows], x["phi"][cl_rows], max_dr)
     if len(qi) == 0:
         return best
-    ci = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
     weta = n_sigma * _cluster_width(x, cl_rows, "eta") + cell / 2
     wphi = n_sigma * _cluster_width(x, cl_rows, "phi") + cell / 2
     deta = q_eta[qi] - x["eta"][cl_rows][ci]
-    dphi = _wrap(q_phi[qi] - x["phi"][cl_rows][ci])
+    dphi = delta_phi(q_phi[qi], x["phi"][cl_rows][ci])
     inside = (deta / weta[ci]) ** 2 + (dphi / wphi[ci]) ** 2 < 1.0
     qi, ci, dist = qi[inside], ci[inside], np.hypot(deta, dphi)[inside]
     order = np.lexsort((dist, qi))

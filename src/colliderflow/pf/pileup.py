@@ -18,12 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-__all__ = ["VertexConfig", "PuppiConfig", "find_vertices", "associate", "puppi_weights"]
+from colliderflow.physics.neighbours import delta_r, pairs_within
 
-_TWO_PI = 2.0 * np.pi
+__all__ = ["VertexConfig", "PuppiConfig", "find_vertices", "associate", "puppi_weights"]
 
 
 @dataclass(frozen=True)
@@ -133,15 +132,11 @@ def _alpha(eta, phi, pt, neighbour_mask, r0, r_min):
     nb = np.flatnonzero(neighbour_mask)
     if n == 0 or len(nb) == 0:
         return alpha
-    pts = np.column_stack([eta + 10.0, np.mod(phi + np.pi, _TWO_PI)])
-    tree = cKDTree(pts[nb], boxsize=[100.0, _TWO_PI])
-    lists = tree.query_ball_point(pts, r=r0, return_sorted=False)
-    qi = np.repeat(np.arange(n), [len(x) for x in lists])
+    qi, k = pairs_within(eta, phi, eta[nb], phi[nb], r0)
     if len(qi) == 0:
         return alpha
-    nj = nb[np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])]
-    dphi = (phi[qi] - phi[nj] + np.pi) % _TWO_PI - np.pi
-    dr = np.hypot(eta[qi] - eta[nj], dphi)
+    nj = nb[k]
+    dr = delta_r(eta[qi], phi[qi], eta[nj], phi[nj])
     ok = (qi != nj) & (dr > r_min)
     s = np.bincount(qi[ok], weights=(pt[nj[ok]] / dr[ok]) ** 2, minlength=n)
     with np.errstate(divide="ignore"):

@@ -7,6 +7,7 @@ import warnings
 import awkward as ak
 import numpy as np
 
+from colliderflow.physics.neighbours import delta_r
 from colliderflow.utils.quiet import silence_stdout
 
 __all__ = ["cluster_jets", "match_jets", "delta_r"]
@@ -49,12 +50,6 @@ def cluster_jets(pt: ak.Array, eta: ak.Array, phi: ak.Array, energy: ak.Array,
     out = ak.zip({"pt": jpt, "eta": jeta, "phi": jphi, "energy": jets.E,
                   "mass": np.sqrt(np.maximum(m2, 0.0)), "n_constituents": nconst})
     return out[ak.argsort(out.pt, ascending=False)]
-
-
-def delta_r(eta1, phi1, eta2, phi2):
-    """Angular distance sqrt(d_eta^2 + d_phi^2) with d_phi wrapped into [-pi, pi)."""
-    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
-    return np.sqrt((eta1 - eta2) ** 2 + dphi**2)
 
 
 def match_jets(reco: ak.Array, gen: ak.Array, dr_max: float = 0.2) -> ak.Array:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
+
+from colliderflow.physics.neighbours import delta_r, pairs_within
 
 __all__ = ["match_closest"]
-
-_TWO_PI = 2.0 * np.pi
 
 
 def match_closest(eta_a: np.ndarray, phi_a: np.ndarray, eta_b: np.ndarray, phi_b: np.ndarray,
@@ -25,16 +24,8 @@ def match_closest(eta_a: np.ndarray, phi_a: np.ndarray, eta_b: np.ndarray, phi_b
     match = np.full(len(eta_a), -1, dtype=np.int64)
     if len(eta_a) == 0 or len(eta_b) == 0:
         return match
-    pa = np.column_stack([eta_a + 20.0, np.mod(phi_a + np.pi, _TWO_PI)])
-    pb = np.column_stack([eta_b + 20.0, np.mod(phi_b + np.pi, _TWO_PI)])
-    tree = cKDTree(pb, boxsize=[200.0, _TWO_PI])
-    lists = tree.query_ball_point(pa, r=dr_max, return_sorted=False)
-    ia = np.repeat(np.arange(len(eta_a)), [len(x) for x in lists])
-    if len(ia) == 0:
-        return match
-    ib = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])
-    dphi = (phi_a[ia] - phi_b[ib] + np.pi) % _TWO_PI - np.pi
-    dr = np.hypot(eta_a[ia] - eta_b[ib], dphi)
+    ia, ib = pairs_within(eta_a, phi_a, eta_b, phi_b, dr_max)
+    dr = delta_r(eta_a[ia], phi_a[ia], eta_b[ib], phi_b[ib])
     order = np.argsort(dr, kind="stable")
     used_b = np.zeros(len(eta_b), dtype=bool)
     for k in order:
