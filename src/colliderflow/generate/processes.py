@@ -51,6 +51,16 @@ PROCESSES: dict[str, _Process] = {
             "15:offIfAny = 11 13",
         ),
     ),
+    "zmumu": _Process(
+        "Drell-Yan Z -> mu mu, m(mu mu) > 50 GeV (FlashSim toy analysis, muon training)",
+        (
+            "WeakSingleBoson:ffbar2gmZ = on",
+            "WeakZ0:gmZmode = 2",
+            "PhaseSpace:mHatMin = 50.",
+            "23:onMode = off",
+            "23:onIfAny = 13",
+        ),
+    ),
     "gammajets": _Process(
         "prompt photon + jet, pT-hat > 20 GeV",
         ("PromptPhoton:all = on", "PhaseSpace:pTHatMin = 20."),

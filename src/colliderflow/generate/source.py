@@ -31,7 +31,7 @@ class GenerationConfig:
     """What to generate.
 
     Attributes:
-        process: a Pythia process name (ttbar, qcd, ztautau, gammajets) or ``gun``.
+        process: a Pythia process name (ttbar, qcd, ztautau, zmumu, gammajets) or ``gun``.
         sqrt_s: centre-of-mass energy in TeV.
         seed: run seed; event i depends only on (seed, i).
         pileup: number of pileup interactions per event (uniform range).
