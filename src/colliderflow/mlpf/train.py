@@ -31,7 +31,7 @@ from colliderflow.mlpf.data import Events, iterate, load_events, make_batches, p
 from colliderflow.mlpf.loss import LossConfig, mlpf_loss
 from colliderflow.mlpf.model import MLPF, MLPFConfig, count_parameters
 from colliderflow.utils.atomic import atomic_path, atomic_write_text
-from colliderflow.utils.config import ConfigError, from_dict, to_dict
+from colliderflow.utils.config import ConfigError, load_config, to_dict
 
 __all__ = ["DataConfig", "OptimConfig", "TrainConfig", "load_train_config", "train", "to_tensors",
            "save_model", "load_model"]
@@ -95,38 +95,9 @@ class TrainConfig:
     refit_scaler: bool = False
 
 
-def _set(d: dict, dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    for k in keys[:-1]:
-        d = d.setdefault(k, {})
-    d[keys[-1]] = value
-
-
-def _parse_value(text: str) -> Any:
-    """A YAML scalar or list; numbers like 3e-4 (a string to YAML 1.1) are read as numbers."""
-    value = yaml.safe_load(text)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def load_train_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> TrainConfig:
     """A YAML config with ``key.sub=value`` overrides (values parsed as YAML)."""
-    data: dict = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"{path}: cannot read training config: {err}") from None
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected key=value")
-        key, value = item.split("=", 1)
-        _set(data, key.strip(), _parse_value(value))
-    return from_dict(TrainConfig, data, where=str(path or "train config"))
+    return load_config(TrainConfig, path, overrides, what="training config")
 
 
 def to_tensors(X: np.ndarray, Y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

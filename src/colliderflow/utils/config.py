@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
+
+import yaml
 
 __all__ = ["ConfigError", "from_dict", "to_dict"]
 
@@ -87,3 +91,39 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj
+
+
+def _set(d: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+    d[keys[-1]] = value
+
+
+def _parse_value(text: str) -> Any:
+    """A YAML scalar or list; numbers like 3e-4 (a string to YAML 1.1) are read as numbers."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def load_config(cls: type[T], path: str | os.PathLike | None, overrides=(), what: str = "config") -> T:
+    """A dataclass from a YAML file with ``key.sub=value`` overrides (values parsed as YAML)."""
+    data: dict = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{path}: cannot read {what}: {err}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: {what} must be a mapping of keys to values")
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        _set(data, key.strip(), _parse_value(value))
+    return from_dict(cls, data, where=str(path or what))
