@@ -1,0 +1,93 @@
+"""Full-simulation NanoAOD-like events: dataset (generator record + elements) + PF candidates -> nano.
+
+This is the *reference* FlashSim learns: the whole chain (detector simulation, PF with PUPPI,
+object building) applied to generator events, written one output file per dataset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+from tqdm import tqdm
+
+from colliderflow.dataset.read import _read_chunk, dataset_card, dataset_files
+from colliderflow.nano.gen import GenConfig, _numpy_records, gen_objects
+from colliderflow.nano.io import NanoWriter
+from colliderflow.nano.reco import TRACK_FIELDS, RecoConfig, reco_objects
+from colliderflow.physics.resolution import JetCorrections
+from colliderflow.utils.config import to_dict
+from colliderflow.utils.parquet import read_parquet
+
+__all__ = ["nano_batch", "build_nano", "load_jec"]
+
+_JEC_COLLECTION = "PF+PUPPI"
+
+
+def load_jec(spec: str | os.PathLike | None, card: str | None) -> JetCorrections | None:
+    """PF+PUPPI jet corrections: 'shipped' (the card's shipped file), 'none', or a derive-jec JSON path."""
+    from colliderflow.evaluate.report import load_jec_file, shipped_jec
+
+    if spec is None or str(spec) == "none":
+        return None
+    if str(spec) == "shipped":
+        path = shipped_jec(card) if card else None
+        if path is None:
+            raise ValueError(f"no shipped jet corrections for card {card!r}; pass --jec FILE or --jec none")
+    else:
+        path = Path(spec)
+    corr = load_jec_file(path)
+    if _JEC_COLLECTION not in corr:
+        raise ValueError(f"{path}: no {_JEC_COLLECTION!r} corrections (has {sorted(corr)})")
+    return corr[_JEC_COLLECTION]
+
+
+def nano_batch(data: ak.Array, cands: ak.Array, jec: JetCorrections | None,
+               gen_config: GenConfig = GenConfig(), reco_config: RecoConfig = RecoConfig()) -> ak.Array:
+    """NanoAOD-like events (generator and reconstructed collections) for a batch of dataset events."""
+    gen = gen_objects(data, gen_config)
+    genjets = _numpy_records(gen["GenJet"], ["eta", "phi"])
+    genparts = _numpy_records(gen["GenPart"], ["eta", "phi", "pdgId"])
+    reco = reco_objects(data.X, cands, genjets, genparts, jec, reco_config)
+    ev = data.event
+    fields = {**gen, **reco,
+              "run": ak.to_numpy(ev.seed).astype(np.int64), "event": ak.to_numpy(ev.index).astype(np.int64),
+              "genWeight": ak.to_numpy(ev.weight).astype(np.float32)}
+    return ak.zip(fields, depth_limit=1)
+
+
+def build_nano(dataset: str | os.PathLike, candidates: str | os.PathLike, output: str | os.PathLike,
+               jec: str | None = "shipped", gen_config: GenConfig = GenConfig(),
+               reco_config: RecoConfig = RecoConfig(), progress: bool = True) -> dict[str, Any]:
+    """Build the full-simulation nano file of a dataset reconstructed with PF.
+
+    Args:
+        dataset: dataset directory (``colliderflow dataset``).
+        candidates: PF candidates of the same dataset (``colliderflow reconstruct --algo pf``).
+        output: ``.root`` or ``.parquet``.
+        jec: 'shipped', 'none' or a derive-jec JSON.
+    """
+    files = dataset_files(dataset)
+    cdir = Path(candidates)
+    card = dataset_card(dataset)
+    corr = load_jec(jec, card)
+    header = {"source": "fullsim", "dataset": str(dataset), "candidates": str(candidates), "card": card, "jec": str(jec),
+              "gen_config": to_dict(gen_config), "reco_config": to_dict(reco_config)}
+    n = 0
+    with NanoWriter(output, header) as writer:
+        for f in tqdm(files, desc="nano", unit="chunk", disable=not progress):
+            cpath = cdir / f.name
+            if not cpath.exists():
+                raise FileNotFoundError(f"{cpath}: no candidates for dataset chunk {f.name}; run "
+                                        f"'colliderflow reconstruct --algo pf --input {dataset} --output {candidates}'")
+            data = _read_chunk(f, ["X", "truth", "gen_hadrons", "gen_partons", "event"])
+            data = ak.zip({"X": data.X[TRACK_FIELDS], "truth": data.truth, "gen_hadrons": data.gen_hadrons,
+                           "gen_partons": data.gen_partons, "event": data.event}, depth_limit=1)
+            cands = read_parquet(cpath, "candidates", 1)[0].cands
+            batch = nano_batch(data, cands, corr, gen_config, reco_config)
+            writer.write(batch)
+            n += len(batch)
+    return {"events": n, "output": str(output), "card": card}

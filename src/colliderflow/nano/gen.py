@@ -1,0 +1,155 @@
+"""Generator-level analysis objects: GenJet (with hadron and parton flavour), GenPart, GenMET.
+
+These are what FlashSim is conditioned on, built from the dataset's generator record
+(``truth``: hard-scatter final-state particles without neutrinos; ``gen_hadrons``;
+``gen_partons``; ``event``).
+
+* GenJet: anti-kt R = 0.4 on the truth particles, pT > 10 GeV, |eta| < 5.
+  ``hadronFlavour``: 5 if a weakly decaying b hadron lies within dR < 0.4 (each hadron is given to
+  its closest jet), else 4 for a c hadron, else 0 (a dR version of CMS ghost association).
+  ``partonFlavour``: signed PDG id of the closest hard-process parton within dR < 0.4, 0 if none.
+* GenPart: electrons and muons with pT > 3 GeV and photons with pT > 10 GeV and generator
+  isolation below 0.5, |eta| < 3; ``iso`` = scalar pT sum of the other truth particles within
+  dR < 0.4 divided by the particle pT; ``fromTau``/``fromHF`` from the ancestry flags.
+* GenMET: the neutrino pT sum of the hard scatter; Pileup.nPU: overlaid interactions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+
+from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU
+from colliderflow.nano.schema import GEN_COLLECTIONS
+from colliderflow.physics.jets import cluster_jets
+from colliderflow.physics.neighbours import delta_r, pairs_within
+
+__all__ = ["GenConfig", "gen_objects", "jagged", "closest_within"]
+
+
+@dataclass
+class GenConfig:
+    """Generator-object selections (GeV)."""
+
+    jet_radius: float = 0.4
+    jet_min_pt: float = 10.0
+    jet_max_eta: float = 5.0
+    lepton_min_pt: float = 3.0
+    photon_min_pt: float = 10.0
+    photon_max_iso: float = 0.5
+    max_eta: float = 3.0
+    iso_radius: float = 0.4
+    flavour_radius: float = 0.4
+
+
+def jagged(per_event: list[dict[str, np.ndarray]], fields: dict[str, type]) -> ak.Array:
+    """Jagged records (events, objects) from one dict of equal-length arrays per event."""
+    counts = np.array([len(next(iter(d.values()))) if d else 0 for d in per_event], dtype=np.int64)
+    flat = {}
+    for name, dt in fields.items():
+        parts = [np.asarray(d[name], dtype=dt) for d in per_event if d]
+        flat[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=dt)
+    return ak.unflatten(ak.zip(flat), counts)
+
+
+def closest_within(eta_a, phi_a, eta_b, phi_b, radius: float) -> np.ndarray:
+    """For each a, the index of the closest b within ``radius`` (not unique), -1 if none; (Na,)."""
+    out = np.full(len(eta_a), -1, dtype=np.int64)
+    if len(eta_a) == 0 or len(eta_b) == 0:
+        return out
+    d = delta_r(np.asarray(eta_a)[:, None], np.asarray(phi_a)[:, None], np.asarray(eta_b)[None, :],
+                np.asarray(phi_b)[None, :])
+    best = np.argmin(d, axis=1)
+    ok = d[np.arange(len(eta_a)), best] < radius
+    out[ok] = best[ok]
+    return out
+
+
+def _eta_phi(px, py, pz):
+    pt = np.hypot(px, py)
+    return np.arcsinh(pz / np.maximum(pt, 1e-9)), np.arctan2(py, px)
+
+
+def _isolation(eta, phi, pt, all_eta, all_phi, all_pt, self_index, radius) -> np.ndarray:
+    ia, ib = pairs_within(eta, phi, all_eta, all_phi, radius)
+    keep = ib != self_index[ia]
+    s = np.bincount(ia[keep], weights=all_pt[ib[keep]], minlength=len(eta))
+    return s / np.maximum(pt, 1e-9)
+
+
+def _event_gen(truth: dict, hadrons: dict, partons: dict, jets: dict, cfg: GenConfig):
+    jsel = np.abs(jets["eta"]) < cfg.jet_max_eta
+    jets = {k: v[jsel] for k, v in jets.items()}
+    nj = len(jets["pt"])
+    hflav = np.zeros(nj, dtype=np.int8)
+    if nj and len(hadrons["pid"]):
+        heta, hphi = _eta_phi(hadrons["px"], hadrons["py"], hadrons["pz"])
+        owner = closest_within(heta, hphi, jets["eta"], jets["phi"], cfg.flavour_radius)
+        for flav in (4, 5):  # b overrides c
+            hit = owner[(owner >= 0) & (hadrons["flavour"] == flav)]
+            hflav[hit] = flav
+    pflav = np.zeros(nj, dtype=np.int16)
+    if nj and len(partons["pid"]):
+        peta, pphi = _eta_phi(partons["px"], partons["py"], partons["pz"])
+        idx = closest_within(jets["eta"], jets["phi"], peta, pphi, cfg.flavour_radius)
+        pflav[idx >= 0] = partons["pid"][idx[idx >= 0]]
+    genjet = {"pt": jets["pt"], "eta": jets["eta"], "phi": jets["phi"], "mass": jets["mass"],
+              "hadronFlavour": hflav, "partonFlavour": pflav}
+
+    apid = np.abs(truth["pid"])
+    lep = ((apid == 11) | (apid == 13)) & (truth["pt"] > cfg.lepton_min_pt)
+    pho = (apid == 22) & (truth["pt"] > cfg.photon_min_pt)
+    cand = np.flatnonzero((lep | pho) & (np.abs(truth["eta"]) < cfg.max_eta))
+    iso = _isolation(truth["eta"][cand], truth["phi"][cand], truth["pt"][cand], truth["eta"], truth["phi"],
+                     truth["pt"], cand, cfg.iso_radius)
+    keep = (apid[cand] != 22) | (iso < cfg.photon_max_iso)
+    cand, iso = cand[keep], iso[keep]
+    order = np.argsort(-truth["pt"][cand], kind="stable")
+    cand, iso = cand[order], iso[order]
+    flags = truth["flags"][cand]
+    genpart = {"pt": truth["pt"][cand], "eta": truth["eta"][cand], "phi": truth["phi"][cand],
+               "mass": truth["mass"][cand], "pdgId": truth["pid"][cand], "charge": truth["charge"][cand],
+               "iso": iso, "fromTau": (flags & FLAG_FROM_TAU) != 0,
+               "fromHF": (flags & (FLAG_FROM_B | FLAG_FROM_C)) != 0}
+    return genjet, genpart
+
+
+def _numpy_records(arr: ak.Array, fields) -> list[dict[str, np.ndarray]]:
+    """Per-event dicts of numpy arrays from jagged records (one flatten per field, then slices)."""
+    counts = ak.to_numpy(ak.num(arr[fields[0]]))
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    flat = {f: ak.to_numpy(ak.flatten(arr[f])) for f in fields}
+    return [{f: flat[f][offsets[i]:offsets[i + 1]] for f in fields} for i in range(len(counts))]
+
+
+def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak.Array]:
+    """Generator collections and singletons of a batch of dataset events.
+
+    Args:
+        data: dataset records with ``truth``, ``gen_hadrons``, ``gen_partons``, ``event``.
+
+    Returns:
+        ``{"GenJet": (events, jets), "GenPart": (events, particles), "GenMET": (events,),
+        "Pileup": (events,)}`` awkward arrays.
+    """
+    t = data.truth
+    jets = cluster_jets(t.pt, t.eta, t.phi, t.energy, radius=config.jet_radius, min_pt=config.jet_min_pt)
+    truth = _numpy_records(t, ["pid", "charge", "pt", "eta", "phi", "mass", "flags"])
+    had = _numpy_records(data.gen_hadrons, ["pid", "px", "py", "pz", "flavour"])
+    par = _numpy_records(data.gen_partons, ["pid", "px", "py", "pz"])
+    jet_np = _numpy_records(jets, ["pt", "eta", "phi", "mass"])
+    genjets, genparts = [], []
+    for i in range(len(data)):
+        gj, gp = _event_gen(truth[i], had[i], par[i], jet_np[i], config)
+        genjets.append(gj)
+        genparts.append(gp)
+    ev = data.event
+    mx, my = ak.to_numpy(ev.genmet_x).astype(np.float64), ak.to_numpy(ev.genmet_y).astype(np.float64)
+    return {
+        "GenJet": jagged(genjets, GEN_COLLECTIONS["GenJet"]),
+        "GenPart": jagged(genparts, GEN_COLLECTIONS["GenPart"]),
+        "GenMET": ak.zip({"pt": np.hypot(mx, my).astype(np.float32), "phi": np.arctan2(my, mx).astype(np.float32)}),
+        "Pileup": ak.zip({"nPU": ak.to_numpy(ev.n_pu).astype(np.int32)}),
+    }

@@ -1,0 +1,263 @@
+"""Reconstructed analysis objects from PF candidates with PUPPI: Jet, Muon, Electron, Photon, MET, PV.
+
+Definitions (all four-momenta use PUPPI-weighted candidates, as CMS Run-3 PUPPI objects):
+
+* Jet: anti-kt R = 0.4 (fastjet), corrected with the shipped PF+PUPPI jet energy corrections of
+  the card, pT > 15 GeV, |eta| < 4.7. Energy fractions over the jet energy: ``chHEF`` (charged
+  hadrons), ``neHEF`` (neutral hadrons and HF-HAD), ``chEmEF`` (electrons), ``neEmEF`` (photons
+  and HF-EM), ``muEF``. ``jetId`` = 2 (tight: neHEF < 0.9, neEmEF < 0.9, > 1 constituent and,
+  inside the tracker, chHEF > 0) + 4 (lepton veto: also muEF < 0.8 and chEmEF < 0.8), as CMS.
+  ``btag``: a track-counting discriminant. For charged constituents with pT > 1 GeV and a pixel
+  hit, the lifetime-signed transverse impact-parameter significance S = sign(PCA . jet) |d0|/sigma(d0);
+  with S2 the second largest, ``btag = 1 / (1 + exp(-(S2 - 2.5) / 1.2))`` (0.02 without two
+  tracks). ``genJetIdx``: closest GenJet within dR < 0.2.
+* Muon (PF muons, pT > 3 GeV), Electron (pT > 5 GeV), Photon (pT > 10 GeV, |eta| < 2.5):
+  relative PUPPI isolation (dR < 0.4 for muons, 0.3 for e/gamma), ``dxy`` = d0 and ``dz`` =
+  z0 - z(PV) of the track (cm). Muon ``mediumId``: >= 2 muon-station hits, track chi2/ndf < 3,
+  >= 6 tracker hits; ``tightId``: medium and a pixel hit, |dxy| < 0.2, |dz| < 0.5. Electron
+  ``cutBased`` 0-4 (fail, veto, loose, medium, tight) from isolation and impact parameters,
+  Photon ``cutBased`` 0-3 from isolation. ``genPartIdx``: closest GenPart within dR < 0.1 (muons:
+  generator muons; electrons and photons: generator electrons or photons).
+* MET: PUPPI missing transverse momentum and sumEt; PV: reconstructed vertices and the PV z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+
+from colliderflow.nano.gen import _numpy_records, closest_within, jagged
+from colliderflow.nano.schema import RECO_COLLECTIONS
+from colliderflow.pf.pileup import find_vertices
+from colliderflow.physics.neighbours import pairs_within
+from colliderflow.physics.resolution import JetCorrections
+from colliderflow.simulate.elements import ELEMENT_TRACK
+from colliderflow.target import classes as C
+
+__all__ = ["RecoConfig", "reco_objects", "TRACK_FIELDS"]
+
+#: element features the reco objects need
+TRACK_FIELDS = ["type", "pt", "d0", "d0_err", "vx", "vy", "vz", "dz_err", "n_hits", "n_pixel_hits", "chi2_ndf",
+                "muon_dt_hits", "muon_csc_hits"]
+_CAND_FIELDS = ["cls", "charge", "pt", "eta", "phi", "energy", "element", "puppi_weight"]
+
+
+@dataclass
+class RecoConfig:
+    """Reconstructed-object selections (GeV, cm)."""
+
+    jet_radius: float = 0.4
+    jet_min_pt: float = 15.0
+    jet_max_eta: float = 4.7
+    jet_raw_min_pt: float = 5.0
+    muon_min_pt: float = 3.0
+    electron_min_pt: float = 5.0
+    photon_min_pt: float = 10.0
+    photon_max_eta: float = 2.5
+    btag_track_min_pt: float = 1.0
+    genjet_match_radius: float = 0.2
+    genpart_match_radius: float = 0.1
+
+
+def btag_discriminant(s2: np.ndarray) -> np.ndarray:
+    """Map the second-largest signed IP significance to [0, 1]."""
+    return 1.0 / (1.0 + np.exp(-(s2 - 2.5) / 1.2))
+
+
+def _jets(c, x, w, jets_raw, consts, pv_z, genjet, jec, cfg):
+    pt_raw = jets_raw["pt"]
+    corr = jec(pt_raw, jets_raw["eta"]) if (jec is not None and len(pt_raw)) else np.ones(len(pt_raw))
+    pt = pt_raw * corr
+    sel = np.flatnonzero((pt > cfg.jet_min_pt) & (np.abs(jets_raw["eta"]) < cfg.jet_max_eta))
+    sel = sel[np.argsort(-pt[sel], kind="stable")]
+    out = {k: np.zeros(len(sel), dtype=dt) for k, dt in RECO_COLLECTIONS["Jet"].items()}
+    e_w = c["energy"] * w
+    is_trk = x["type"] == ELEMENT_TRACK
+    for o, j in enumerate(sel):
+        idx = consts[j]
+        cls = c["cls"][idx]
+        e = e_w[idx]
+        etot = max(float(e.sum()), 1e-9)
+        frac = {name: float(e[np.isin(cls, k)].sum()) / etot for name, k in (
+            ("chHEF", [C.CHARGED_HADRON]), ("neHEF", [C.NEUTRAL_HADRON, C.HF_HAD]), ("chEmEF", [C.ELECTRON]),
+            ("neEmEF", [C.PHOTON, C.HF_EM]), ("muEF", [C.MUON]))}
+        n_charged = int((c["charge"][idx] != 0).sum())
+        eta = jets_raw["eta"][j]
+        central = abs(eta) < 2.6
+        tight = (frac["neHEF"] < 0.9) and (frac["neEmEF"] < 0.9) and len(idx) > 1 and (
+            not central or (frac["chHEF"] > 0 and n_charged > 0))
+        lepveto = tight and frac["muEF"] < 0.8 and (not central or frac["chEmEF"] < 0.8)
+        # track-counting b tag
+        el = c["element"][idx]
+        trk = (c["charge"][idx] != 0) & (el >= 0)
+        el = el[trk]
+        el = el[is_trk[el] & (x["pt"][el] > cfg.btag_track_min_pt) & (x["n_pixel_hits"][el] >= 1)]
+        s2 = -5.0
+        if len(el) >= 2:
+            phi = jets_raw["phi"][j]
+            sign = np.sign(x["vx"][el] * np.cos(phi) + x["vy"][el] * np.sin(phi))
+            sign[sign == 0] = 1.0
+            s = sign * np.abs(x["d0"][el]) / np.maximum(x["d0_err"][el], 1e-6)
+            s2 = float(np.sort(s)[-2])
+        out["pt"][o], out["eta"][o], out["phi"][o] = pt[j], eta, jets_raw["phi"][j]
+        out["mass"][o] = jets_raw["mass"][j] * corr[j]
+        out["btag"][o] = btag_discriminant(s2)
+        out["nConstituents"][o] = len(idx)
+        for k, v in frac.items():
+            out[k][o] = v
+        out["jetId"][o] = 2 * int(tight) + 4 * int(lepveto)
+    out["genJetIdx"][:] = closest_within(out["eta"], out["phi"], genjet["eta"], genjet["phi"], cfg.genjet_match_radius)
+    return out
+
+
+def _iso(i_sel, c, w, radius):
+    eta, phi = c["eta"], c["phi"]
+    ok = np.flatnonzero(w > 0)
+    ia, ib = pairs_within(eta[i_sel], phi[i_sel], eta[ok], phi[ok], radius)
+    ib = ok[ib]
+    keep = ib != i_sel[ia]
+    s = np.bincount(ia[keep], weights=(c["pt"] * w)[ib[keep]], minlength=len(i_sel))
+    return s / np.maximum(c["pt"][i_sel], 1e-9)
+
+
+def _track_ip(i_sel, c, x, pv_z):
+    el = c["element"][i_sel]
+    good = (el >= 0)
+    el_safe = np.where(good, el, 0)
+    trk = good & (x["type"][el_safe] == ELEMENT_TRACK)
+    dxy = np.where(trk, x["d0"][el_safe], 0.0)
+    dz = np.where(trk, x["vz"][el_safe] - pv_z, 0.0)
+    return el_safe, trk, dxy, dz
+
+
+def _leptons(c, x, w, pv_z, genpart, cfg):
+    gpdg = np.abs(genpart["pdgId"])
+    out = {}
+    # muons
+    i = np.flatnonzero((c["cls"] == C.MUON) & (c["pt"] > cfg.muon_min_pt))
+    i = i[np.argsort(-c["pt"][i], kind="stable")]
+    el, trk, dxy, dz = _track_ip(i, c, x, pv_z)
+    mu_hits = x["muon_dt_hits"][el] + x["muon_csc_hits"][el]
+    medium = trk & (mu_hits >= 2) & (x["chi2_ndf"][el] < 3.0) & (x["n_hits"][el] >= 6)
+    tight = medium & (x["n_pixel_hits"][el] >= 1) & (np.abs(dxy) < 0.2) & (np.abs(dz) < 0.5)
+    gmu = np.flatnonzero(gpdg == 13)
+    m = closest_within(c["eta"][i], c["phi"][i], genpart["eta"][gmu], genpart["phi"][gmu], cfg.genpart_match_radius)
+    out["Muon"] = {"pt": c["pt"][i], "eta": c["eta"][i], "phi": c["phi"][i], "charge": c["charge"][i],
+                   "pfRelIso04_all": _iso(i, c, w, 0.4), "dxy": dxy, "dz": dz, "looseId": np.ones(len(i), bool),
+                   "mediumId": medium, "tightId": tight, "genPartIdx": _gen_index(m, gmu)}
+    # electrons
+    i = np.flatnonzero((c["cls"] == C.ELECTRON) & (c["pt"] > cfg.electron_min_pt))
+    i = i[np.argsort(-c["pt"][i], kind="stable")]
+    el, trk, dxy, dz = _track_ip(i, c, x, pv_z)
+    iso = _iso(i, c, w, 0.3)
+    adxy, adz = np.abs(dxy), np.abs(dz)
+    level = _nested([iso < 0.3, (iso < 0.2) & (adxy < 0.1) & (adz < 0.2),
+                            (iso < 0.12) & (adxy < 0.05) & (adz < 0.1), (iso < 0.08) & (adxy < 0.02) & (adz < 0.1)])
+    geg = np.flatnonzero((gpdg == 11) | (gpdg == 22))
+    m = closest_within(c["eta"][i], c["phi"][i], genpart["eta"][geg], genpart["phi"][geg], cfg.genpart_match_radius)
+    out["Electron"] = {"pt": c["pt"][i], "eta": c["eta"][i], "phi": c["phi"][i], "charge": c["charge"][i],
+                       "pfRelIso03_all": iso, "dxy": dxy, "dz": dz, "cutBased": level,
+                       "genPartIdx": _gen_index(m, geg)}
+    # photons
+    i = np.flatnonzero((c["cls"] == C.PHOTON) & (c["pt"] > cfg.photon_min_pt) & (np.abs(c["eta"]) < cfg.photon_max_eta))
+    i = i[np.argsort(-c["pt"][i], kind="stable")]
+    iso = _iso(i, c, w, 0.3)
+    m = closest_within(c["eta"][i], c["phi"][i], genpart["eta"][geg], genpart["phi"][geg], cfg.genpart_match_radius)
+    out["Photon"] = {"pt": c["pt"][i], "eta": c["eta"][i], "phi": c["phi"][i], "pfRelIso03_all": iso,
+                     "cutBased": _nested([iso < 0.4, iso < 0.2, iso < 0.1]),
+                     "genPartIdx": _gen_index(m, geg)}
+    return out
+
+
+def _gen_index(m: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Indices into GenPart from indices into the subset ``pool`` (-1 stays -1)."""
+    out = np.full(len(m), -1, dtype=np.int64)
+    out[m >= 0] = pool[m[m >= 0]]
+    return out
+
+
+def _nested(passes: list[np.ndarray]) -> np.ndarray:
+    """Highest working point passed, requiring all looser ones (0 = none)."""
+    level = np.zeros(len(passes[0]), dtype=np.int8)
+    ok = np.ones(len(passes[0]), dtype=bool)
+    for k, p in enumerate(passes, start=1):
+        ok &= p
+        level[ok] = k
+    return level
+
+
+def _cluster(cands: ak.Array, weight: ak.Array, cfg: RecoConfig):
+    """Anti-kt jets with their constituents' candidate indices, per event."""
+    import warnings
+
+    import fastjet
+
+    from colliderflow.utils.quiet import silence_stdout
+
+    px = cands.pt * np.cos(cands.phi) * weight
+    py = cands.pt * np.sin(cands.phi) * weight
+    pz = cands.pt * np.sinh(cands.eta) * weight
+    e = cands.energy * weight
+    keep = e > 0
+    kept_idx = ak.local_index(cands.pt)[keep]
+    particles = ak.values_astype(ak.zip({"px": px[keep], "py": py[keep], "pz": pz[keep], "E": e[keep]}), np.float64)
+    with warnings.catch_warnings(), silence_stdout():
+        warnings.simplefilter("ignore")
+        cs = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, cfg.jet_radius))
+        jets = cs.inclusive_jets(min_pt=cfg.jet_raw_min_pt)
+        ci = cs.constituent_index(min_pt=cfg.jet_raw_min_pt)
+    jpt = np.hypot(jets.px, jets.py)
+    jeta = np.arcsinh(jets.pz / np.maximum(jpt, 1e-9))
+    jphi = np.arctan2(jets.py, jets.px)
+    mass = np.sqrt(np.maximum(jets.E**2 - jets.px**2 - jets.py**2 - jets.pz**2, 0.0))
+    jet_np = _numpy_records(ak.zip({"pt": jpt, "eta": jeta, "phi": jphi, "mass": mass}), ["pt", "eta", "phi", "mass"])
+    kept = [np.asarray(k) for k in ak.to_list(kept_idx)]
+    consts = []
+    for i, ev in enumerate(ak.to_list(ci)):
+        consts.append([kept[i][np.asarray(j, dtype=np.int64)] for j in ev])
+    return jet_np, consts
+
+
+def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: list[dict],
+                 jec: JetCorrections | None, config: RecoConfig = RecoConfig()) -> dict[str, ak.Array]:
+    """Reconstructed collections of a batch of events.
+
+    Args:
+        X: dataset elements (events, elements) with at least ``TRACK_FIELDS``.
+        cands: PF candidates (events, candidates) with PUPPI weights.
+        genjets, genparts: per-event numpy dicts of the generator collections (for matching).
+        jec: PF+PUPPI jet corrections, or None for raw jets.
+
+    Returns:
+        ``{"Jet", "Muon", "Electron", "Photon"}`` jagged arrays and ``{"MET", "PV"}`` records.
+    """
+    if len(X) != len(cands):
+        raise ValueError(f"{len(cands)} events of candidates for {len(X)} dataset events; reconstruct the same dataset")
+    jets_raw, consts = _cluster(cands, cands.puppi_weight, config)
+    xs = _numpy_records(X, TRACK_FIELDS)
+    cs = _numpy_records(cands, _CAND_FIELDS)
+    per = {k: [] for k in ("Jet", "Muon", "Electron", "Photon")}
+    met = np.zeros((len(X), 3), dtype=np.float64)
+    pv = np.zeros((len(X), 2), dtype=np.float64)
+    for i in range(len(X)):
+        x, c = xs[i], cs[i]
+        w = c["puppi_weight"].astype(np.float64)
+        trk = x["type"] == ELEMENT_TRACK
+        vz, _ = find_vertices(x["vz"][trk].astype(np.float64), x["dz_err"][trk].astype(np.float64),
+                              x["pt"][trk].astype(np.float64))
+        pv_z = float(vz[0]) if len(vz) else 0.0
+        pv[i] = len(vz), pv_z
+        per["Jet"].append(_jets(c, x, w, jets_raw[i], consts[i], pv_z, genjets[i], jec, config))
+        for k, v in _leptons(c, x, w, pv_z, genparts[i], config).items():
+            per[k].append(v)
+        wpt = c["pt"] * w
+        mx, my = -np.sum(wpt * np.cos(c["phi"])), -np.sum(wpt * np.sin(c["phi"]))
+        met[i] = np.hypot(mx, my), np.arctan2(my, mx), wpt.sum()
+    out = {k: jagged(v, RECO_COLLECTIONS[k]) for k, v in per.items()}
+    out["MET"] = ak.zip({"pt": met[:, 0].astype(np.float32), "phi": met[:, 1].astype(np.float32),
+                         "sumEt": met[:, 2].astype(np.float32)})
+    out["PV"] = ak.zip({"npvs": pv[:, 0].astype(np.int16), "z": pv[:, 1].astype(np.float32)})
+    return out
+
