@@ -203,13 +203,97 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
 
+def _add_nano(sub) -> None:
+    p = sub.add_parser(
+        "nano", help="build NanoAOD-like analysis objects (full simulation) from a dataset and its PF candidates",
+        description="Generator objects (GenJet with hadron/parton flavour, GenPart leptons and photons, GenMET, "
+                    "pileup) and reconstructed objects from PF+PUPPI (corrected AK4 jets with b tag, energy "
+                    "fractions and jet ID; muons, electrons, photons with isolation, IDs and impact parameters; "
+                    "PUPPI MET; vertices), written as a NanoAOD-style ROOT TTree (nJet, Jet_pt, ...) or Parquet. "
+                    "These are FlashSim's training and validation reference.",
+    )
+    p.add_argument("--dataset", type=Path, required=True, help="dataset directory ('colliderflow dataset')")
+    p.add_argument("--candidates", type=Path, required=True,
+                   help="PF candidates of that dataset ('colliderflow reconstruct --algo pf')")
+    p.add_argument("--out", type=Path, required=True, help="output file, .root or .parquet")
+    p.add_argument("--jec", default="shipped",
+                   help="PF+PUPPI jet corrections: 'shipped' (the card's, default), 'none', or a derive-jec JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_nano)
+
+
+def _add_flashsim(sub) -> None:
+    fs = sub.add_parser(
+        "flashsim", help="learned end-to-end simulation: train, sample (with oversampling), validate",
+        description="FlashSim: efficiency classifiers and conditional flow-matching property models per object "
+                    "and source learn the whole chain (detector simulation + PF + object building) from "
+                    "generator objects to NanoAOD-like objects. See docs/flashsim.md.",
+    )
+    fsub = fs.add_subparsers(dest="flashsim_command", metavar="SUBCOMMAND", required=True)
+    p = fsub.add_parser("train", help="train every FlashSim model on full-simulation nano files",
+                        description="Train from a YAML config (see configs/flashsim-cms-like.yaml) with key=value "
+                                    "overrides, e.g. net.steps=500 out=runs/fs. Writes OUT/flashsim.pt, "
+                                    "training.json, losses.png and reliability.png (classifier calibration).")
+    p.add_argument("--config", type=Path, help="YAML config")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_flashsim_train)
+
+    p = fsub.add_parser("sample", help="simulate generator events with FlashSim",
+                        description="Read the generator collections of a nano file, simulate every event "
+                                    "--oversample times (fresh efficiency draws per replica) and write "
+                                    "NanoAOD-like events (.root TTree or .parquet). 'event' keeps the generator "
+                                    "event number, FlashSim_replica the replica: analyse with weight 1/K and "
+                                    "fold-aware uncertainties (colliderflow.flashsim.stats).")
+    p.add_argument("--model", type=Path, required=True, help="bundle (flashsim.pt) or its training directory")
+    p.add_argument("--input", type=Path, required=True, help="nano file with generator collections (.root/.parquet)")
+    p.add_argument("--output", type=Path, required=True, help="output file, .root or .parquet")
+    p.add_argument("--oversample", type=int, default=1, help="replicas per generator event K (default: 1)")
+    p.add_argument("--solver", default="midpoint", choices=["euler", "midpoint", "rk4", "adaptive"],
+                   help="ODE solver (default: midpoint)")
+    p.add_argument("--steps", type=int, default=10, help="fixed ODE steps (default: 10)")
+    p.add_argument("--batch-size", type=int, default=2000, help="generator events per batch (default: 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_flashsim_sample)
+
+    p = fsub.add_parser("validate", help="compare FlashSim with the full simulation on unseen events",
+                        description="Per-variable histograms with ratio panels, Wasserstein distances next to the "
+                                    "statistical floor, correlation matrices, a classifier two-sample test (AUC) "
+                                    "per collection and two toy analyses (Z->mumu, ttbar lepton+jets). Writes "
+                                    "report.md, metrics.json and PNGs.")
+    p.add_argument("--flash", type=Path, nargs="+", required=True, help="FlashSim output file(s)")
+    p.add_argument("--full", type=Path, nargs="+", required=True,
+                   help="full-simulation nano file(s) of the same generator events")
+    p.add_argument("--reference", type=Path, nargs="+",
+                   help="independent full-simulation file(s) of the same size (the statistical floor)")
+    p.add_argument("--out", type=Path, required=True, help="report directory")
+    p.add_argument("--seed", type=int, default=0, help="seed of the two-sample tests (default: 0)")
+    p.add_argument("--c2st-epochs", type=int, default=30, help="epochs of each two-sample classifier (default: 30)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_flashsim_validate)
+
+    p = fsub.add_parser("pulls", help="pseudo-experiments: oversampled histograms need fold-aware uncertainties",
+                        description="Toy pseudo-experiments with K replicas per generator event: pulls of "
+                                    "fold-aware uncertainties have unit width, naive ones are too wide.")
+    p.add_argument("--generator-events", type=int, default=2000, help="generator events per experiment")
+    p.add_argument("--oversample", type=int, default=10, help="K (default: 10)")
+    p.add_argument("--experiments", type=int, default=500, help="pseudo-experiments (default: 500)")
+    p.add_argument("--seed", type=int, default=1, help="seed (default: 1)")
+    p.add_argument("--out", type=Path, required=True, help="output directory (pulls.png, pulls.json)")
+    p.set_defaults(func=_cmd_flashsim_pulls)
+
+
 def build_parser() -> argparse.ArgumentParser:
     import colliderflow
 
     parser = argparse.ArgumentParser(
         prog="colliderflow",
         description="Machine-learned event reconstruction and simulation for hadron colliders. "
-                    "Pipeline: pileup-pool -> dataset -> reconstruct -> evaluate (inspect and validate-target check datasets).",
+                    "Pipeline: pileup-pool -> dataset -> reconstruct -> evaluate (inspect and validate-target check datasets); "
+                    "dataset + PF -> nano -> flashsim train/sample/validate.",
     )
     parser.add_argument("--version", action="version", version=f"colliderflow {colliderflow.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -224,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_train(sub)
     _add_export(sub)
+    _add_nano(sub)
+    _add_flashsim(sub)
     return parser
 
 
@@ -394,6 +480,67 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_nano(args) -> int:
+    from colliderflow.nano.build import build_nano
+
+    r = build_nano(args.dataset, args.candidates, args.out, jec=args.jec, progress=not args.quiet)
+    print(f"{r['output']}: {r['events']} events (card {r['card']})")
+    return 0
+
+
+def _cmd_flashsim_train(args) -> int:
+    from colliderflow.flashsim.train import FlashSimTrainConfig, train_flashsim
+    from colliderflow.utils.config import load_config
+
+    cfg = load_config(FlashSimTrainConfig, args.config, args.overrides, what="FlashSim training config")
+    r = train_flashsim(cfg, progress=not args.quiet)
+    print(f"{cfg.out}/flashsim.pt: {len(r['models'])} models trained on {r['n_events']} events"
+          + (f"; skipped (too few objects): {', '.join(r['skipped'])}" if r["skipped"] else ""))
+    return 0
+
+
+def _cmd_flashsim_sample(args) -> int:
+    from colliderflow.flashsim.sample import SampleConfig, sample_file
+
+    cfg = SampleConfig(oversample=args.oversample, solver=args.solver, steps=args.steps, batch_size=args.batch_size,
+                       seed=args.seed, device=args.device, threads=args.threads)
+    r = sample_file(args.model, args.input, args.output, cfg, progress=not args.quiet)
+    print(f"{r['output']}: {r['events']} events ({r['generator_events']} generator events x {args.oversample}) in "
+          f"{r['seconds']:.1f} s = {r['events_per_second']:.0f} events/s on {r['device']}")
+    return 0
+
+
+def _cmd_flashsim_validate(args) -> int:
+    from colliderflow.flashsim.validate import ValidateConfig, validate
+
+    m = validate([str(p) for p in args.flash], [str(p) for p in args.full],
+                 [str(p) for p in args.reference] if args.reference else None, args.out,
+                 ValidateConfig(seed=args.seed, c2st_epochs=args.c2st_epochs), progress=not args.quiet)
+    aucs = {k: v["c2st"]["auc"] for k, v in m["collections"].items() if v.get("c2st", {}).get("auc") is not None}
+    print(f"{args.out}/report.md: AUC " + ", ".join(f"{k} {v:.3f}" for k, v in aucs.items()))
+    for name, t in m["toys"].items():
+        print(f"  toy {name}: Flash {t['flash']['yield']:.1f} ± {t['flash']['error']:.1f}, "
+              f"Full {t['full']['yield']:.1f} ± {t['full']['error']:.1f}")
+    return 0
+
+
+def _cmd_flashsim_pulls(args) -> int:
+    import json
+
+    from colliderflow.flashsim.stats import plot_pulls, pull_study
+    from colliderflow.utils.atomic import atomic_write_text
+
+    r = pull_study(args.generator_events, args.oversample, args.experiments, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot_pulls(r, args.out / "pulls.png")
+    keys = ("pull_std_fold", "pull_std_naive", "pull_mean_fold", "pull_mean_naive", "n_gen", "oversample",
+            "n_experiments", "seed")
+    atomic_write_text(args.out / "pulls.json", json.dumps({k: r[k] for k in keys}, indent=1, default=float))
+    print(f"pull width: fold-aware {r['pull_std_fold']:.3f}, naive {r['pull_std_naive']:.3f} "
+          f"({args.experiments} experiments, K = {args.oversample})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from colliderflow.utils.config import ConfigError
     from colliderflow.utils.parquet import FileFormatError
@@ -402,7 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (FileFormatError, ConfigError, FileNotFoundError, FileExistsError, ValueError) as err:
-        print(f"colliderflow {args.command}: error: {err}", file=sys.stderr)
+        cmd = args.command + (f" {args.flashsim_command}" if getattr(args, "flashsim_command", None) else "")
+        print(f"colliderflow {cmd}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"colliderflow {args.command}: interrupted; completed chunks are kept, re-run to resume",

@@ -1,0 +1,109 @@
+"""Networks of FlashSim: multiplicity (efficiency + duplicate) classifiers and flow-matching vector fields.
+
+* :class:`MultiplicityNet` outputs M logits; logit k models P(n > k | n >= k) for a source
+  object, so head 0 is the reconstruction efficiency, head 1 the duplicate probability given
+  one object, and so on (a chain of binary classifiers trained with binary cross-entropy, as
+  FlashSim's efficiency and duplicate models).
+* :class:`VectorField` is v(x_t, t | c) of conditional flow matching (Lipman et al.
+  arXiv:2210.02747, Tong et al. arXiv:2302.00482) with the optimal-transport path
+  x_t = (1 - (1 - sigma_min) t) x_0 + t x_1, target velocity u = x_1 - (1 - sigma_min) x_0,
+  x_0 ~ N(0, 1). Sampling integrates dx/dt = v from t = 0 to 1 (:mod:`colliderflow.flashsim.ode`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["MLP", "MultiplicityNet", "VectorField", "multiplicity_loss", "cfm_loss", "SIGMA_MIN"]
+
+SIGMA_MIN = 1e-4
+
+
+class MLP(nn.Module):
+    """in_dim -> [hidden, SiLU] x layers -> out_dim."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 128, layers: int = 3):
+        super().__init__()
+        mods: list[nn.Module] = []
+        d = in_dim
+        for _ in range(layers):
+            mods += [nn.Linear(d, hidden), nn.SiLU()]
+            d = hidden
+        mods.append(nn.Linear(d, out_dim))
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class _Standardise(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def set(self, mean, std) -> None:
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class MultiplicityNet(nn.Module):
+    """Conditioning (B, C) -> logits (B, M) of P(n > k | n >= k), k = 0..M-1."""
+
+    def __init__(self, cond_dim: int, max_multiplicity: int, hidden: int = 64, layers: int = 3):
+        super().__init__()
+        self.norm = _Standardise(cond_dim)
+        self.mlp = MLP(cond_dim, max_multiplicity, hidden, layers)
+        self.max_multiplicity = max_multiplicity
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.norm(cond))
+
+    @torch.no_grad()
+    def sample(self, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Multiplicities (B,) int64: one Bernoulli draw per head while the chain survives."""
+        p = torch.sigmoid(self(cond))
+        u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
+        passed = torch.cumprod((u < p).to(torch.int64), dim=1)
+        return passed.sum(dim=1)
+
+
+def multiplicity_loss(logits: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Masked BCE of the chain: head k sees sources with n >= k and has label n > k."""
+    k = torch.arange(logits.shape[1], device=logits.device)
+    label = (count[:, None] > k[None, :]).to(logits.dtype)
+    mask = (count[:, None] >= k[None, :]).to(logits.dtype)
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, label, reduction="none")
+    return (bce * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+class VectorField(nn.Module):
+    """v(x (B, D), t (B,), cond (B, C)) -> (B, D); conditioning standardised inside."""
+
+    def __init__(self, dim: int, cond_dim: int, hidden: int = 128, layers: int = 3, n_freq: int = 4):
+        super().__init__()
+        self.norm = _Standardise(cond_dim)
+        self.register_buffer("freq", math.pi * 2.0 ** torch.arange(n_freq, dtype=torch.float32))
+        self.mlp = MLP(dim + cond_dim + 1 + 2 * n_freq, dim, hidden, layers)
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        t = t.reshape(-1, 1).to(x.dtype).expand(x.shape[0], 1)
+        ft = t * self.freq[None, :]
+        return self.mlp(torch.cat([x, self.norm(cond), t, torch.sin(ft), torch.cos(ft)], dim=1))
+
+
+def cfm_loss(field: VectorField, x1: torch.Tensor, cond: torch.Tensor,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Conditional flow-matching loss || v(x_t, t | c) - u_t ||^2 on a batch of targets x1 (B, D)."""
+    x0 = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
+    t = torch.rand((x1.shape[0], 1), generator=generator, device=x1.device, dtype=x1.dtype)
+    xt = (1.0 - (1.0 - SIGMA_MIN) * t) * x0 + t * x1
+    u = x1 - (1.0 - SIGMA_MIN) * x0
+    return ((field(xt, t, cond) - u) ** 2).mean()

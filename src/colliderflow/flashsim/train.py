@@ -1,0 +1,293 @@
+"""Training of every FlashSim model on full-simulation nano files.
+
+``colliderflow flashsim train --config FILE key=value ...`` reads a :class:`FlashSimTrainConfig`
+(YAML), builds the source tables of every model from the training nano files, splits source
+objects (or events) into training and validation sets (seeded, by event), and trains per model
+
+* the multiplicity classifier (efficiency, duplicates; masked BCE) unless the model has
+  multiplicity 1, and
+* the property flow (conditional flow matching) on the transformed targets.
+
+The bundle ``flashsim.pt`` (atomic write) holds every network, transform and spec; the training
+report ``training.json`` holds losses and the reliability (calibration) of every classifier on
+the validation split, with one PNG per classifier.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from colliderflow.flashsim.event import MET_TARGETS, PV_TARGETS, met_condition, met_targets, pv_condition, pv_targets
+from colliderflow.flashsim.nets import MultiplicityNet, VectorField, cfm_loss, multiplicity_loss
+from colliderflow.flashsim.sources import MODELS, event_features, source_table
+from colliderflow.flashsim.transforms import TargetSpec, TargetTransform
+from colliderflow.nano.io import read_nano
+from colliderflow.utils.atomic import atomic_path, atomic_write_text
+from colliderflow.utils.config import to_dict
+
+__all__ = ["FlashSimTrainConfig", "NetConfig", "train_flashsim", "ModelData", "model_data", "BUNDLE_VERSION",
+           "reliability"]
+
+BUNDLE_VERSION = 1
+
+
+@dataclass
+class NetConfig:
+    """Network and optimiser settings shared by all models."""
+
+    flow_hidden: int = 128
+    flow_layers: int = 3
+    clf_hidden: int = 64
+    clf_layers: int = 3
+    steps: int = 3000
+    batch_size: int = 1024
+    lr: float = 2e-3
+    weight_decay: float = 1e-5
+
+
+@dataclass
+class FlashSimTrainConfig:
+    """``colliderflow flashsim train`` configuration.
+
+    Attributes:
+        train: full-simulation nano files (.root or .parquet) to learn from.
+        out: output directory (bundle, report, plots).
+        models: model names to train (default: all of ``MODELS`` plus ``met`` and ``pv``).
+        val_fraction: fraction of events held out for validation curves and calibration.
+        min_objects: models with fewer training objects are skipped (and reported).
+        seed: all random draws (split, dequantisation, initialisation, batches).
+        threads: torch CPU threads (0: torch default).
+        device: 'cpu', 'cuda' or 'auto'.
+    """
+
+    train: list[str] = field(default_factory=list)
+    out: str = "runs/flashsim"
+    models: list[str] = field(default_factory=list)
+    val_fraction: float = 0.2
+    min_objects: int = 30
+    seed: int = 0
+    threads: int = 0
+    device: str = "auto"
+    net: NetConfig = field(default_factory=NetConfig)
+
+
+@dataclass
+class ModelData:
+    """Training inputs of one model: source conditioning/multiplicity and object targets."""
+
+    cond: np.ndarray  # (Ns, C)
+    count: np.ndarray | None  # (Ns,)
+    obj_cond: np.ndarray  # (No, C + 2)
+    obj_x: dict[str, np.ndarray]  # field -> (No,)
+    obj_ref: dict[str, np.ndarray]  # field -> (No,)
+    event: np.ndarray  # (Ns,) event of each source
+    obj_event: np.ndarray  # (No,)
+
+
+def object_condition(cond: np.ndarray, rank: np.ndarray, count: np.ndarray, max_mult: int) -> np.ndarray:
+    """Per-object conditioning: the source's, plus rank / M and multiplicity / M."""
+    return np.column_stack([cond, rank / max_mult, count / max_mult]).astype(np.float32)
+
+
+def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -> ModelData:
+    """Build the training inputs of model ``name`` from full-simulation nano events."""
+    ev_feat = event_features(events) if ev_feat is None else ev_feat
+    if name == "met":
+        reco = {k: events[k] for k in ("Jet", "Muon", "Electron", "Photon")}
+        cond = met_condition(events, reco, ev_feat)
+        ev = np.arange(len(events))
+        return ModelData(cond, None, cond, met_targets(events), {}, ev, ev)
+    if name == "pv":
+        cond = pv_condition(events)
+        ev = np.arange(len(events))
+        return ModelData(cond, None, cond, pv_targets(events), {}, ev, ev)
+    spec = MODELS[name]
+    t = source_table(events, spec, with_targets=True, ev_feat=ev_feat)
+    rows = t.obj_source
+    oc = object_condition(t.cond[rows], t.obj_rank, t.count[rows], spec.max_multiplicity)
+    return ModelData(t.cond, t.count, oc, t.obj, {k: v[rows] for k, v in t.ref.items()}, t.event, t.event[rows])
+
+
+def model_targets(name: str) -> list[TargetSpec]:
+    if name == "met":
+        return MET_TARGETS
+    if name == "pv":
+        return PV_TARGETS
+    return MODELS[name].targets
+
+
+def _device(spec: str) -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(spec)
+
+
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """Reliability curve (predicted vs observed frequency in bins of predicted probability) and ECE."""
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    n = np.bincount(idx, minlength=bins)
+    mean_p = np.bincount(idx, weights=p, minlength=bins) / np.maximum(n, 1)
+    freq = np.bincount(idx, weights=y, minlength=bins) / np.maximum(n, 1)
+    err = np.sqrt(np.maximum(freq * (1 - freq), 1e-12) / np.maximum(n, 1))
+    ece = float(np.sum(n * np.abs(mean_p - freq)) / max(n.sum(), 1))
+    return {"n": n.tolist(), "mean_p": mean_p.tolist(), "freq": freq.tolist(), "err": err.tolist(), "ece": ece}
+
+
+def _batches(n: int, size: int, steps: int, gen: torch.Generator):
+    perm = torch.randperm(n, generator=gen)
+    pos = 0
+    for _ in range(steps):
+        if pos + size > n:
+            perm = torch.randperm(n, generator=gen)
+            pos = 0
+        yield perm[pos:pos + min(size, n)]
+        pos += size
+
+
+def _train_loop(module: torch.nn.Module, loss_fn, n: int, net: NetConfig, gen: torch.Generator, desc: str,
+                progress: bool, val_fn=None) -> dict[str, list[float]]:
+    opt = torch.optim.AdamW(module.parameters(), lr=net.lr, weight_decay=net.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=net.lr, total_steps=net.steps, pct_start=0.05)
+    hist: dict[str, list[float]] = {"step": [], "train": [], "val": []}
+    running = []
+    every = max(net.steps // 20, 1)
+    with tqdm(total=net.steps, desc=desc, unit="step", disable=not progress, leave=False) as bar:
+        for step, idx in enumerate(_batches(n, net.batch_size, net.steps, gen), start=1):
+            module.train()
+            loss = loss_fn(idx)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            running.append(float(loss.detach()))
+            bar.update(1)
+            if step % every == 0 or step == net.steps:
+                hist["step"].append(step)
+                hist["train"].append(float(np.mean(running)))
+                running = []
+                if val_fn is not None:
+                    module.eval()
+                    with torch.no_grad():
+                        hist["val"].append(float(val_fn()))
+    return hist
+
+
+def _split(event: np.ndarray, val_events: np.ndarray) -> np.ndarray:
+    return np.isin(event, val_events)
+
+
+def train_model(name: str, data: ModelData, config: FlashSimTrainConfig, device: torch.device,
+                progress: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train one model; returns (bundle entry, report entry)."""
+    net = config.net
+    seed = config.seed * 1000 + sum(ord(c) for c in name)
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    n_events = int(max(data.event.max(initial=-1), data.obj_event.max(initial=-1)) + 1)
+    val_events = np.flatnonzero(np.random.default_rng(config.seed).random(n_events) < config.val_fraction)
+    entry: dict[str, Any] = {"name": name}
+    report: dict[str, Any] = {"name": name, "n_sources": int(len(data.cond)), "n_objects": int(len(data.obj_cond))}
+    t0 = time.perf_counter()
+    # multiplicity classifier
+    max_mult = MODELS[name].max_multiplicity if name in MODELS else 1
+    if data.count is not None:
+        is_val = _split(data.event, val_events)
+        c_tr = torch.as_tensor(data.cond[~is_val], device=device)
+        n_tr = torch.as_tensor(np.minimum(data.count[~is_val], max_mult), device=device)
+        c_va = torch.as_tensor(data.cond[is_val], device=device)
+        n_va = torch.as_tensor(np.minimum(data.count[is_val], max_mult), device=device)
+        clf = MultiplicityNet(data.cond.shape[1], max_mult, net.clf_hidden, net.clf_layers).to(device)
+        clf.norm.set(data.cond[~is_val].mean(0), data.cond[~is_val].std(0))
+        hist = _train_loop(clf, lambda idx: multiplicity_loss(clf(c_tr[idx]), n_tr[idx]), len(c_tr), net, gen,
+                           f"{name} eff", progress, lambda: multiplicity_loss(clf(c_va), n_va) if len(c_va) else 0.0)
+        clf.eval()
+        with torch.no_grad():
+            p = torch.sigmoid(clf(c_va)).cpu().numpy()
+        nv = n_va.cpu().numpy()
+        rel = {}
+        for k in range(max_mult):
+            m = nv >= k
+            if m.sum() >= 20:
+                rel[f"head{k}"] = reliability(p[m, k], (nv[m] > k).astype(np.float64))
+        report["classifier"] = {"loss": hist, "reliability": rel,
+                                "efficiency_val": float(np.mean(nv > 0)) if len(nv) else None,
+                                "efficiency_pred": float(np.mean(p[:, 0])) if len(nv) else None}
+        entry["classifier"] = {"state": clf.state_dict(), "cond_dim": data.cond.shape[1], "max_multiplicity": max_mult,
+                               "hidden": net.clf_hidden, "layers": net.clf_layers}
+    # property flow
+    specs = model_targets(name)
+    tf = TargetTransform(specs)
+    is_val = _split(data.obj_event, val_events)
+    tr = ~is_val
+    x_tr = tf.fit({k: v[tr] for k, v in data.obj_x.items()}, {k: v[tr] for k, v in data.obj_ref.items()}, rng)
+    x_va = tf.forward({k: v[is_val] for k, v in data.obj_x.items()}, {k: v[is_val] for k, v in data.obj_ref.items()}, rng)
+    xt = torch.as_tensor(x_tr, dtype=torch.float32, device=device)
+    xv = torch.as_tensor(x_va, dtype=torch.float32, device=device)
+    ct = torch.as_tensor(data.obj_cond[tr], device=device)
+    cv = torch.as_tensor(data.obj_cond[is_val], device=device)
+    vf = VectorField(len(specs), data.obj_cond.shape[1], net.flow_hidden, net.flow_layers).to(device)
+    vf.norm.set(data.obj_cond[tr].mean(0), data.obj_cond[tr].std(0))
+    vgen = torch.Generator(device=device).manual_seed(seed + 1)
+    hist = _train_loop(vf, lambda idx: cfm_loss(vf, xt[idx], ct[idx], generator=None), len(xt), net, gen,
+                       f"{name} flow", progress,
+                       (lambda: cfm_loss(vf, xv, cv, generator=vgen)) if len(xv) else None)
+    report["flow"] = {"loss": hist, "targets": [s.name for s in specs]}
+    report["seconds"] = time.perf_counter() - t0
+    entry["flow"] = {"state": vf.state_dict(), "dim": len(specs), "cond_dim": data.obj_cond.shape[1],
+                     "hidden": net.flow_hidden, "layers": net.flow_layers, "transform": tf.state()}
+    return entry, report
+
+
+def load_training_events(paths: list[str]) -> ak.Array:
+    if not paths:
+        raise ValueError("no training files: set 'train' in the config (full-simulation nano files from "
+                         "'colliderflow nano')")
+    arrays = [read_nano(p) for p in paths]
+    keep = [f for f in arrays[0].fields if f != "FlashSim"]
+    arrays = [a[keep] for a in arrays]
+    return ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+
+
+def train_flashsim(config: FlashSimTrainConfig, progress: bool = True) -> dict[str, Any]:
+    """Train all requested models and write ``flashsim.pt`` and ``training.json`` under ``config.out``."""
+    names = config.models or [*MODELS, "met", "pv"]
+    unknown = [n for n in names if n not in MODELS and n not in ("met", "pv")]
+    if unknown:
+        raise ValueError(f"unknown FlashSim models {unknown}; choose from {[*MODELS, 'met', 'pv']}")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = _device(config.device)
+    events = load_training_events(config.train)
+    ev_feat = event_features(events)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bundle: dict[str, Any] = {"version": BUNDLE_VERSION, "config": to_dict(config), "models": {}, "skipped": {}}
+    report: dict[str, Any] = {"n_events": len(events), "models": {}, "skipped": {}}
+    for name in tqdm(names, desc="models", unit="model", disable=not progress):
+        data = model_data(events, name, ev_feat)
+        if len(data.obj_cond) < config.min_objects:
+            msg = f"{len(data.obj_cond)} training objects < min_objects={config.min_objects}"
+            bundle["skipped"][name] = report["skipped"][name] = msg
+            continue
+        entry, rep = train_model(name, data, config, device, progress)
+        bundle["models"][name] = entry
+        report["models"][name] = rep
+    with atomic_path(out / "flashsim.pt") as tmp:
+        torch.save(bundle, tmp)
+    atomic_write_text(out / "training.json", json.dumps(report, indent=1))
+    from colliderflow.flashsim.plots import plot_training
+
+    plot_training(report, out)
+    return report

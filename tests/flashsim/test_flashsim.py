@@ -1,0 +1,119 @@
+"""FlashSim end to end on a small full-simulation sample: sources, training, sampling with
+oversampling, reproducibility, validation report and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from colliderflow.cli import main
+from colliderflow.flashsim.sample import SELECTIONS, FlashSim, SampleConfig, sample_file
+from colliderflow.flashsim.sources import MODELS, source_table
+from colliderflow.flashsim.train import FlashSimTrainConfig, NetConfig, train_flashsim
+from colliderflow.nano.io import read_nano, read_nano_header
+
+
+@pytest.fixture(scope="module")
+def model_dir(nano_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fs")
+    cfg = FlashSimTrainConfig(train=[str(nano_path)], out=str(out), min_objects=5, threads=1, device="cpu",
+                              net=NetConfig(steps=60, batch_size=256, flow_hidden=32, clf_hidden=16))
+    report = train_flashsim(cfg, progress=False)
+    return out, report
+
+
+def test_every_reco_object_has_exactly_one_source(nano_path):
+    ev = read_nano(nano_path)
+    for coll in ("Jet", "Muon", "Electron", "Photon"):
+        n = 0
+        for spec in MODELS.values():
+            if spec.collection == coll:
+                t = source_table(ev, spec, with_targets=True)
+                n += int(t.count.sum())
+                assert len(t.obj_source) == t.count.sum()
+                assert np.all(t.count <= spec.max_multiplicity)
+        assert n == int(ak.sum(ak.num(ev[coll]))), coll
+
+
+def test_training_writes_bundle_report_and_plots(model_dir):
+    out, report = model_dir
+    assert (out / "flashsim.pt").exists() and (out / "losses.png").exists() and (out / "reliability.png").exists()
+    assert {"jet_genjet", "muon_genmuon", "met", "pv"} <= set(report["models"])
+    assert set(report["models"]) | set(report["skipped"]) == {*MODELS, "met", "pv"}
+    rel = report["models"]["jet_genjet"]["classifier"]["reliability"]["head0"]
+    assert 0 <= rel["ece"] <= 1 and sum(rel["n"]) > 0
+    saved = json.loads((out / "training.json").read_text())
+    assert set(saved["models"]) == set(report["models"])
+
+
+def test_sampling_with_oversampling(model_dir, nano_path, tmp_path):
+    out, _ = model_dir
+    gen = read_nano(nano_path)
+    K = 3
+    r = sample_file(out, nano_path, tmp_path / "flash.parquet", SampleConfig(oversample=K, seed=5, batch_size=20,
+                                                                           device="cpu"), progress=False)
+    assert r["events"] == K * len(gen)
+    fl = read_nano(tmp_path / "flash.parquet")
+    assert read_nano_header(tmp_path / "flash.parquet")["oversample"] == K
+    assert np.array_equal(ak.to_numpy(fl.event), np.repeat(ak.to_numpy(gen.event), K))
+    assert np.array_equal(ak.to_numpy(fl.FlashSim.replica), np.tile(np.arange(K), len(gen)))
+    assert ak.all(fl.GenJet.pt == gen.GenJet.pt[np.repeat(np.arange(len(gen)), K)])
+    for coll, (min_pt, max_eta) in SELECTIONS.items():
+        assert ak.all(fl[coll].pt > min_pt) and ak.all(abs(fl[coll].eta) < max_eta)
+        assert ak.all(fl[coll].pt[:, :-1] >= fl[coll].pt[:, 1:])
+    # gen-matched jets point at their generator jet
+    assert ak.all(fl.Jet.genJetIdx < ak.num(fl.GenJet))
+    # replicas of one generator event differ (fresh draws), and FlashSim makes jets
+    j = ak.to_list(fl.Jet.pt[:K])
+    assert j[0] != j[1] or j[1] != j[2]
+    assert ak.sum(ak.num(fl.Jet)) > 0 and np.all(np.isfinite(ak.to_numpy(fl.MET.pt)))
+
+
+def test_sampling_is_reproducible_and_seeded(model_dir, nano_path, tmp_path):
+    out, _ = model_dir
+    gen = read_nano(nano_path)[:16]
+    sim = FlashSim(out, device="cpu")
+    a = sim.simulate(gen, SampleConfig(oversample=2, seed=1))
+    b = sim.simulate(gen, SampleConfig(oversample=2, seed=1))
+    c = sim.simulate(gen, SampleConfig(oversample=2, seed=2))
+    assert ak.to_list(a) == ak.to_list(b)
+    assert ak.to_list(a.Jet.pt) != ak.to_list(c.Jet.pt)
+
+
+def test_rk4_and_euler_agree_roughly(model_dir, nano_path):
+    out, _ = model_dir
+    gen = read_nano(nano_path)
+    sim = FlashSim(out, device="cpu")
+    n = {s: ak.sum(ak.num(sim.simulate(gen, SampleConfig(oversample=4, seed=3, solver=s, steps=8)).Jet))
+         for s in ("euler", "rk4")}
+    assert n["euler"] == pytest.approx(n["rk4"], rel=0.3)
+
+
+def test_cli_sample_validate_and_errors(model_dir, nano_path, tmp_path, capsys):
+    out, _ = model_dir
+    flash = tmp_path / "flash.root"
+    assert main(["flashsim", "sample", "--model", str(out), "--input", str(nano_path), "--output", str(flash),
+                 "--oversample", "2", "--quiet", "--steps", "4"]) == 0
+    assert "events/s" in capsys.readouterr().out
+    rep = tmp_path / "val"
+    assert main(["flashsim", "validate", "--flash", str(flash), "--full", str(nano_path), "--reference",
+                 str(nano_path), "--out", str(rep), "--quiet", "--c2st-epochs", "3"]) == 0
+    m = json.loads((rep / "metrics.json").read_text())
+    assert m["oversample"] == 2 and m["shared_generator_events"] == 48
+    assert 0 <= m["collections"]["Jet"]["c2st"]["auc"] <= 1
+    assert set(m["toys"]) == {"zmumu", "ttbar"}
+    z = m["toys"]["zmumu"]
+    assert z["full"]["yield"] > 0 and z["flash"]["error"] >= z["flash"]["naive_error"] - 1e-9
+    assert (rep / "report.md").exists() and (rep / "jet_variables.png").exists() and (rep / "toy_zmumu.png").exists()
+    # errors: missing bundle, corrupt bundle, gen-less input
+    assert main(["flashsim", "sample", "--model", str(tmp_path / "none"), "--input", str(nano_path), "--output",
+                 str(tmp_path / "x.root"), "--quiet"]) == 1
+    (tmp_path / "bad.pt").write_bytes(b"not a bundle")
+    assert main(["flashsim", "sample", "--model", str(tmp_path / "bad.pt"), "--input", str(nano_path), "--output",
+                 str(tmp_path / "x.root"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "no FlashSim bundle" in err and "not a readable FlashSim bundle" in err
+    assert not (tmp_path / "x.root").exists()
