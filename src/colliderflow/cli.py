@@ -245,7 +245,8 @@ def _add_flashsim(sub) -> None:
                                     "NanoAOD-like events (.root TTree or .parquet). 'event' keeps the generator "
                                     "event number, FlashSim_replica the replica: analyse with weight 1/K and "
                                     "fold-aware uncertainties (colliderflow.flashsim.stats).")
-    p.add_argument("--model", type=Path, required=True, help="bundle (flashsim.pt) or its training directory")
+    p.add_argument("--model", default="cms-like",
+                   help="bundle (flashsim.pt), its training directory, or a shipped model name (default: cms-like)")
     p.add_argument("--input", type=Path, required=True, help="nano file with generator collections (.root/.parquet)")
     p.add_argument("--output", type=Path, required=True, help="output file, .root or .parquet")
     p.add_argument("--oversample", type=int, default=1, help="replicas per generator event K (default: 1)")

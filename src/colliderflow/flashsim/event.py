@@ -1,4 +1,10 @@
-"""Event-level models: MET conditioned on the reconstructed objects, and the primary vertices.
+"""Event-level models: the pileup stage (vertices and rho), and MET conditioned on the reconstructed objects.
+
+The pileup stage comes first: ``pv`` samples the number of reconstructed vertices, the PV z and
+the pileup density rho from the number of pileup interactions. Every object model and MET is
+conditioned on rho as well (the full-simulation rho in training, the sampled one in FlashSim):
+rho carries the event-by-event pileup activity that makes, for example, the isolation of the two
+muons of a Z decay correlated, which nPU alone does not.
 
 MET (FlashSim, CHEP 2024: "MET is conditioned on the various reconstructed objects") is learned
 in the frame of the generator MET: with phi0 = GenMET phi, the targets are the components of
@@ -16,11 +22,11 @@ import numpy as np
 from colliderflow.flashsim.transforms import TargetSpec
 
 __all__ = ["MET_TARGETS", "PV_TARGETS", "met_condition", "met_targets", "met_from_targets", "pv_condition",
-           "pv_targets"]
+           "pv_targets", "rho_of", "rho_feature"]
 
 MET_TARGETS = [TargetSpec("par", "asinh", scale=10.0), TargetSpec("perp", "asinh", scale=10.0),
                TargetSpec("sumEt", "log")]
-PV_TARGETS = [TargetSpec("npvs", "integer"), TargetSpec("z", "linear")]
+PV_TARGETS = [TargetSpec("npvs", "integer"), TargetSpec("z", "linear"), TargetSpec("rho", "log")]
 
 
 def _np(a) -> np.ndarray:
@@ -74,4 +80,14 @@ def pv_condition(events: ak.Array) -> np.ndarray:
 
 
 def pv_targets(events: ak.Array) -> dict[str, np.ndarray]:
-    return {"npvs": _np(events.PV.npvs), "z": _np(events.PV.z)}
+    return {"npvs": _np(events.PV.npvs), "z": _np(events.PV.z), "rho": rho_of(events)}
+
+
+def rho_of(events: ak.Array) -> np.ndarray:
+    """The full-simulation pileup density rho (E,), GeV per unit area."""
+    return _np(events.Rho.fixedGridRhoFastjetAll)
+
+
+def rho_feature(rho: np.ndarray) -> np.ndarray:
+    """Conditioning column from rho: log(1 + rho / 10 GeV)."""
+    return np.log1p(np.maximum(rho, 0.0) / 10.0).astype(np.float32)

@@ -42,6 +42,8 @@ def plot_training(report: dict[str, Any], out: str | os.PathLike) -> list[Path]:
                 ax.plot(h["step"], h["train"], style, color="C0", label=f"{key} train")
                 if h["val"]:
                     ax.plot(h["step"], h["val"], style, color="C1", label=f"{key} val")
+                if "best_step" in h:
+                    ax.axvline(h["best_step"], color="grey", lw=0.8, ls=style)
         ax.set_title(name, fontsize=13)
         ax.set_xlabel("step", fontsize=11)
         ax.tick_params(labelsize=10)

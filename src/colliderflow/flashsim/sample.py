@@ -6,8 +6,9 @@ repeat it K times (replica k of event e becomes output event e K + k), draw each
 multiplicity from the classifier (fresh uniform draws per replica), then sample the properties
 of every produced object by integrating the flow's ODE from Gaussian noise, and invert the
 target transforms. Objects of all sources of a collection are merged, the full simulation's
-selections applied and pT-sorted; MET is then sampled conditioned on the FlashSim objects, and
-PV on the pileup. Generator collections are copied to every replica; ``event`` keeps the
+selections applied and pT-sorted. The pileup stage (vertices, rho) is sampled first from the
+number of pileup interactions, and every object model is conditioned on the sampled rho; MET is
+sampled last, conditioned on the FlashSim objects. Generator collections are copied to every replica; ``event`` keeps the
 generator event number (the fold of :mod:`colliderflow.flashsim.stats`), ``FlashSim.replica``
 the replica index.
 
@@ -28,7 +29,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colliderflow.flashsim.event import MET_TARGETS, PV_TARGETS, met_condition, met_from_targets, pv_condition
+from colliderflow.flashsim.event import (MET_TARGETS, PV_TARGETS, met_condition, met_from_targets, pv_condition,
+                                        rho_feature)
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField
 from colliderflow.flashsim.ode import integrate
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
@@ -38,7 +40,7 @@ from colliderflow.nano.io import NanoWriter, read_nano
 from colliderflow.nano.schema import GEN_COLLECTIONS, GEN_SINGLETONS, RECO_COLLECTIONS
 from colliderflow.utils.rng import event_rng
 
-__all__ = ["SampleConfig", "FlashSim", "sample_file", "SELECTIONS"]
+__all__ = ["SampleConfig", "FlashSim", "sample_file", "SELECTIONS", "resolve_model"]
 
 #: the full-simulation object selections, applied to FlashSim output too: (min pT GeV, max |eta|)
 SELECTIONS = {"Jet": (15.0, 4.7), "Muon": (3.0, 10.0), "Electron": (5.0, 10.0), "Photon": (10.0, 2.5)}
@@ -69,6 +71,17 @@ class SampleConfig:
     threads: int = 0
 
 
+def resolve_model(spec: str | os.PathLike) -> Path:
+    """A bundle path, a training directory, or the name of a shipped model (e.g. 'cms-like')."""
+    path = Path(spec)
+    if path.exists():
+        return path
+    from importlib import resources
+
+    shipped = Path(str(resources.files("colliderflow.flashsim"))) / "models" / str(spec) / "flashsim.pt"
+    return shipped if shipped.exists() else path
+
+
 class _Model:
     def __init__(self, name: str, entry: dict[str, Any], targets, device: torch.device):
         self.name = name
@@ -92,7 +105,7 @@ class FlashSim:
     """A trained FlashSim bundle, ready to simulate batches of generator events."""
 
     def __init__(self, path: str | os.PathLike, device: str = "auto"):
-        path = Path(path)
+        path = resolve_model(path)
         if path.is_dir():
             path = path / "flashsim.pt"
         if not path.exists():
@@ -123,8 +136,8 @@ class FlashSim:
             x1 = integrate(lambda x, t: m.flow(x, t.expand(x.shape[0]), c), x0, solver, steps)
         return x1.double().cpu().numpy()
 
-    def _objects(self, events: ak.Array, name: str, ev_feat: np.ndarray, K: int, gen: torch.Generator,
-                 cfg: SampleConfig) -> dict[str, np.ndarray] | None:
+    def _objects(self, events: ak.Array, name: str, ev_feat: np.ndarray, rho_col: np.ndarray, K: int,
+                 gen: torch.Generator, cfg: SampleConfig) -> dict[str, np.ndarray] | None:
         m = self.models.get(name)
         if m is None:
             return None
@@ -133,6 +146,7 @@ class FlashSim:
         ns = len(t.cond)
         cond = np.repeat(t.cond, K, axis=0)  # source-major, replica-minor
         out_event = np.repeat(t.event, K) * K + np.tile(np.arange(K), ns)
+        cond = np.column_stack([cond, rho_col[out_event]]).astype(np.float32)  # each replica's own rho
         if m.clf is not None and len(cond):
             with torch.no_grad():
                 count = m.clf.sample(torch.as_tensor(cond, device=self.device), gen).cpu().numpy()
@@ -175,33 +189,37 @@ class FlashSim:
         gen = torch.Generator(device=self.device).manual_seed(int(event_rng(config.seed, batch_index, "flashsim").integers(2**62)))
         ev_feat = event_features(events)
         n_out = len(events) * K
+        rep = np.repeat(np.arange(len(events)), K)
+        gen_ev = events[rep]
+        out: dict[str, Any] = {c: gen_ev[c] for c in [*GEN_COLLECTIONS, *GEN_SINGLETONS]}
+        # pileup stage first: vertices and rho, on which every object model is conditioned
+        if "pv" not in self.models:
+            raise ValueError(f"{self.path}: the bundle has no 'pv' model (vertices and rho), which FlashSim needs first")
+        m = self.models["pv"]
+        pv = m.transform.inverse(self._flow(m, pv_condition(gen_ev), gen, config.solver, config.steps), {})
+        out["PV"] = ak.zip({"npvs": pv["npvs"].astype(np.int16), "z": pv["z"].astype(np.float32)})
+        out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": pv["rho"].astype(np.float32)})
+        rho_col = rho_feature(pv["rho"])
         reco: dict[str, ak.Array] = {}
         for coll in RECO_COLLECTIONS:
             parts = []
             for name, spec in MODELS.items():
                 if spec.collection != coll:
                     continue
-                p = self._objects(events, name, ev_feat, K, gen, config)
+                p = self._objects(events, name, ev_feat, rho_col, K, gen, config)
                 if p is not None:
                     for f in RECO_COLLECTIONS[coll]:
                         p.setdefault(f, np.full(len(p["_event"]), _DEFAULTS.get(f, 0.0)))
                     parts.append(p)
             reco[coll] = self._collection(coll, parts, n_out)
-        rep = np.repeat(np.arange(len(events)), K)
-        gen_ev = events[rep]
-        out: dict[str, Any] = {c: gen_ev[c] for c in [*GEN_COLLECTIONS, *GEN_SINGLETONS]}
         out.update(reco)
         ev_rep = ev_feat[rep]
         if "met" in self.models:
             m = self.models["met"]
-            z = self._flow(m, met_condition(gen_ev, reco, ev_rep), gen, config.solver, config.steps)
+            cond = np.column_stack([met_condition(gen_ev, reco, ev_rep), rho_col]).astype(np.float32)
+            z = self._flow(m, cond, gen, config.solver, config.steps)
             met = met_from_targets(m.transform.inverse(z, {}), ak.to_numpy(gen_ev.GenMET.phi).astype(np.float64))
             out["MET"] = ak.zip({k: met[k].astype(np.float32) for k in ("pt", "phi", "sumEt")})
-        if "pv" in self.models:
-            m = self.models["pv"]
-            z = self._flow(m, pv_condition(gen_ev), gen, config.solver, config.steps)
-            pv = m.transform.inverse(z, {})
-            out["PV"] = ak.zip({"npvs": pv["npvs"].astype(np.int16), "z": pv["z"].astype(np.float32)})
         out["FlashSim"] = ak.zip({"replica": np.tile(np.arange(K), len(events)).astype(np.int16)})
         for s in ("run", "event", "genWeight"):
             if s in events.fields:

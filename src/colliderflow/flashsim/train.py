@@ -15,6 +15,7 @@ the validation split, with one PNG per classifier.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colliderflow.flashsim.event import MET_TARGETS, PV_TARGETS, met_condition, met_targets, pv_condition, pv_targets
+from colliderflow.flashsim.event import (MET_TARGETS, PV_TARGETS, met_condition, met_targets, pv_condition, pv_targets,
+                                        rho_feature, rho_of)
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField, cfm_loss, multiplicity_loss
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
 from colliderflow.flashsim.transforms import TargetSpec, TargetTransform
@@ -42,16 +44,27 @@ BUNDLE_VERSION = 1
 
 @dataclass
 class NetConfig:
-    """Network and optimiser settings shared by all models."""
+    """Network and optimiser settings shared by all models.
+
+    Each network trains for ``steps`` optimiser steps, fewer for small training sets:
+    min(steps, max(min_steps, max_epochs x batches per epoch)).
+    """
 
     flow_hidden: int = 128
     flow_layers: int = 3
     clf_hidden: int = 64
     clf_layers: int = 3
-    steps: int = 3000
+    steps: int = 20000
+    max_epochs: int = 1000
+    min_steps: int = 300
     batch_size: int = 1024
     lr: float = 2e-3
     weight_decay: float = 1e-5
+
+    def steps_for(self, n: int) -> int:
+        """Optimiser steps for a training set of ``n`` rows."""
+        per_epoch = max(1, -(-n // self.batch_size))
+        return min(self.steps, max(self.min_steps, self.max_epochs * per_epoch))
 
 
 @dataclass
@@ -101,9 +114,10 @@ def object_condition(cond: np.ndarray, rank: np.ndarray, count: np.ndarray, max_
 def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -> ModelData:
     """Build the training inputs of model ``name`` from full-simulation nano events."""
     ev_feat = event_features(events) if ev_feat is None else ev_feat
+    rho_col = rho_feature(rho_of(events))
     if name == "met":
         reco = {k: events[k] for k in ("Jet", "Muon", "Electron", "Photon")}
-        cond = met_condition(events, reco, ev_feat)
+        cond = np.column_stack([met_condition(events, reco, ev_feat), rho_col]).astype(np.float32)
         ev = np.arange(len(events))
         return ModelData(cond, None, cond, met_targets(events), {}, ev, ev)
     if name == "pv":
@@ -112,6 +126,7 @@ def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -
         return ModelData(cond, None, cond, pv_targets(events), {}, ev, ev)
     spec = MODELS[name]
     t = source_table(events, spec, with_targets=True, ev_feat=ev_feat)
+    t.cond = np.column_stack([t.cond, rho_col[t.event]]).astype(np.float32)
     rows = t.obj_source
     oc = object_condition(t.cond[rows], t.obj_rank, t.count[rows], spec.max_multiplicity)
     return ModelData(t.cond, t.count, oc, t.obj, {k: v[rows] for k, v in t.ref.items()}, t.event, t.event[rows])
@@ -156,13 +171,15 @@ def _batches(n: int, size: int, steps: int, gen: torch.Generator):
 
 def _train_loop(module: torch.nn.Module, loss_fn, n: int, net: NetConfig, gen: torch.Generator, desc: str,
                 progress: bool, val_fn=None) -> dict[str, list[float]]:
+    steps = net.steps_for(n)
     opt = torch.optim.AdamW(module.parameters(), lr=net.lr, weight_decay=net.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=net.lr, total_steps=net.steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=net.lr, total_steps=steps, pct_start=0.05)
     hist: dict[str, list[float]] = {"step": [], "train": [], "val": []}
     running = []
-    every = max(net.steps // 20, 1)
-    with tqdm(total=net.steps, desc=desc, unit="step", disable=not progress, leave=False) as bar:
-        for step, idx in enumerate(_batches(n, net.batch_size, net.steps, gen), start=1):
+    every = max(steps // 20, 1)
+    best: tuple[float, int, dict | None] = (float("inf"), 0, None)
+    with tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False) as bar:
+        for step, idx in enumerate(_batches(n, net.batch_size, steps, gen), start=1):
             module.train()
             loss = loss_fn(idx)
             opt.zero_grad(set_to_none=True)
@@ -172,7 +189,7 @@ def _train_loop(module: torch.nn.Module, loss_fn, n: int, net: NetConfig, gen: t
             sched.step()
             running.append(float(loss.detach()))
             bar.update(1)
-            if step % every == 0 or step == net.steps:
+            if step % every == 0 or step == steps:
                 hist["step"].append(step)
                 hist["train"].append(float(np.mean(running)))
                 running = []
@@ -180,6 +197,11 @@ def _train_loop(module: torch.nn.Module, loss_fn, n: int, net: NetConfig, gen: t
                     module.eval()
                     with torch.no_grad():
                         hist["val"].append(float(val_fn()))
+                    if hist["val"][-1] < best[0]:
+                        best = (hist["val"][-1], step, copy.deepcopy(module.state_dict()))
+    if best[2] is not None:  # early stopping: keep the weights with the lowest validation loss
+        module.load_state_dict(best[2])
+        hist["best_step"] = best[1]
     return hist
 
 
@@ -239,10 +261,13 @@ def train_model(name: str, data: ModelData, config: FlashSimTrainConfig, device:
     cv = torch.as_tensor(data.obj_cond[is_val], device=device)
     vf = VectorField(len(specs), data.obj_cond.shape[1], net.flow_hidden, net.flow_layers).to(device)
     vf.norm.set(data.obj_cond[tr].mean(0), data.obj_cond[tr].std(0))
-    vgen = torch.Generator(device=device).manual_seed(seed + 1)
+
+    def val_loss():  # the same noise and times at every evaluation, so curves compare like with like
+        return cfm_loss(vf, xv, cv, generator=torch.Generator(device=device).manual_seed(seed + 1))
+
     hist = _train_loop(vf, lambda idx: cfm_loss(vf, xt[idx], ct[idx], generator=None), len(xt), net, gen,
                        f"{name} flow", progress,
-                       (lambda: cfm_loss(vf, xv, cv, generator=vgen)) if len(xv) else None)
+                       val_loss if len(xv) else None)
     report["flow"] = {"loss": hist, "targets": [s.name for s in specs]}
     report["seconds"] = time.perf_counter() - t0
     entry["flow"] = {"state": vf.state_dict(), "dim": len(specs), "cond_dim": data.obj_cond.shape[1],

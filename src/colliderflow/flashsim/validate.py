@@ -54,7 +54,7 @@ VARIABLES: dict[str, dict[str, tuple[str, float, float]]] = {
 }
 EVENT_VARIABLES = {"MET_pt": ("log", 1, 500), "MET_phi": ("lin", -np.pi, np.pi), "MET_sumEt": ("log", 100, 5000),
                    "PV_npvs": ("int", 0, 80), "nJet": ("int", 0, 20), "nMuon": ("int", 0, 6), "nElectron": ("int", 0, 5),
-                   "nPhoton": ("int", 0, 15), "HT": ("log", 15, 3000)}
+                   "nPhoton": ("int", 0, 15), "HT": ("log", 15, 3000), "rho": ("lin", 0, 150)}
 
 
 @dataclass
@@ -114,6 +114,8 @@ def _event_columns(s: _Sample) -> dict[str, np.ndarray]:
            "HT": ak.sum(ev.Jet.pt, axis=1)}
     for c in ("Jet", "Muon", "Electron", "Photon"):
         out[f"n{c}"] = ak.num(ev[c])
+    if "Rho" in ev.fields:
+        out["rho"] = ev.Rho.fixedGridRhoFastjetAll
     return {k: ak.to_numpy(v).astype(np.float64) for k, v in out.items()}
 
 
@@ -213,6 +215,74 @@ def _c2st(flash_cols, full_cols, names, cfg: ValidateConfig, label: str) -> dict
     d["pass"] = bool(r.auc <= cfg.auc_target)
     d["label"] = label
     return d
+
+
+# -- efficiency and response against the generator objects ------------------------------------------
+
+#: (reconstructed collection, generator collection, |pdgId| of GenPart or None, index field, pT bins)
+_RESPONSE = {"Jet": ("GenJet", None, "genJetIdx", np.geomspace(10, 500, 13)),
+             "Muon": ("GenPart", 13, "genPartIdx", np.geomspace(3, 300, 11))}
+
+
+def _gen_match(s: _Sample, coll: str):
+    """Per generator object: pT, eta, matched flag and the pT of its leading matched reco object."""
+    gen_name, pdg, idx_field, _ = _RESPONSE[coll]
+    gen = s.events[gen_name]
+    n_gen = ak.to_numpy(ak.num(gen))
+    off = np.concatenate([[0], np.cumsum(n_gen)])
+    rec = s.events[coll]
+    n_rec = ak.to_numpy(ak.num(rec))
+    ev = np.repeat(np.arange(len(n_rec)), n_rec)
+    idx = ak.to_numpy(ak.flatten(rec[idx_field])).astype(np.int64)
+    rpt = ak.to_numpy(ak.flatten(rec.pt)).astype(np.float64)
+    best = np.zeros(off[-1])
+    ok = idx >= 0
+    np.maximum.at(best, off[ev[ok]] + idx[ok], rpt[ok])
+    gpt = ak.to_numpy(ak.flatten(gen.pt)).astype(np.float64)
+    geta = ak.to_numpy(ak.flatten(gen.eta)).astype(np.float64)
+    keep = np.ones(len(gpt), bool) if pdg is None else np.abs(ak.to_numpy(ak.flatten(gen.pdgId))) == pdg
+    gev = np.repeat(np.arange(len(n_gen)), n_gen)
+    keep &= np.abs(geta) < (4.7 if coll == "Jet" else 2.4)
+    return gpt[keep], best[keep] > 0, best[keep], s.weight[gev[keep]], s.fold[gev[keep]]
+
+
+def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> dict[str, Any]:
+    import matplotlib.pyplot as plt
+    import mplhep as hep
+
+    edges = _RESPONSE[coll][3]
+    centres = np.sqrt(edges[1:] * edges[:-1])
+    res: dict[str, Any] = {"edges": edges.tolist()}
+    plt.style.use(hep.style.CMS)
+    fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
+    for (label, s), color in zip(samples.items(), ("C1", "black", "C0")):
+        pt, matched, rpt, w, fold = _gen_match(s, coll)
+        k = s.oversample
+        all_h = fold_histogram(pt, fold, edges, weights=w * k, oversample=k)
+        pass_h = fold_histogram(pt[matched], fold[matched], edges, weights=w[matched] * k, oversample=k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eff = pass_h.values / all_h.values
+            err = np.sqrt(np.maximum(pass_h.variances, 0)) / all_h.values * np.sqrt(np.clip(1 - eff, 0, 1))
+        r = rpt[matched] / pt[matched]
+        b = np.digitize(pt[matched], edges) - 1
+        med = np.array([np.median(r[b == i]) if (b == i).sum() >= 10 else np.nan for i in range(len(centres))])
+        iqr = np.array([np.subtract(*np.quantile(r[b == i], [0.75, 0.25])) / 1.349 if (b == i).sum() >= 10 else np.nan
+                        for i in range(len(centres))])
+        res[label] = {"efficiency": np.nan_to_num(eff, nan=-1).tolist(), "median_response": np.nan_to_num(med, nan=-1).tolist(),
+                      "resolution_iqr": np.nan_to_num(iqr, nan=-1).tolist()}
+        style = dict(fmt="o" if label == "full" else "s", ms=4, color=color, label=label.capitalize())
+        axes[0].errorbar(centres, eff, yerr=err, **style)
+        axes[1].errorbar(centres, med, **style)
+        axes[2].errorbar(centres, iqr / med, **style)
+    for ax, yl in zip(axes, ("efficiency", "median pT(reco) / pT(gen)", "resolution (IQR/1.349) / median")):
+        ax.set_xscale("log")
+        ax.set_xlabel(f"generator {coll.lower()} pT [GeV]", fontsize=13)
+        ax.set_ylabel(yl, fontsize=13)
+        ax.tick_params(which="both", labelsize=11)
+        ax.legend(fontsize=11)
+    fig.suptitle(f"{LABEL}: {coll} efficiency and response, Flash vs Full", fontsize=15)
+    save(fig, out / f"{coll.lower()}_efficiency_response.png")
+    return res
 
 
 # -- toy analyses --------------------------------------------------------------------------------
@@ -337,6 +407,8 @@ def validate(flash: list[str], full: list[str], reference: list[str] | None, out
                                 "flash": np.nan_to_num(flash_corr).tolist(), "max_abs_diff": float(diff.max())}
         entry["c2st"] = _c2st(fc, uc, names, config, coll)
         metrics["collections"][coll] = entry
+    for coll in _RESPONSE:
+        metrics.setdefault("efficiency_response", {})[coll] = _efficiency_response({"flash": fl, "full": fu}, coll, out)
     for name in config.toys:
         metrics["toys"][name] = _toy(name, fl, fu, ref, out)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1, default=float))
@@ -391,4 +463,7 @@ def _report(m: dict[str, Any]) -> str:
         lines.append(f"- {coll}: `{coll.lower()}_variables.png`, `{coll.lower()}_correlations.png`")
     for name in m["toys"]:
         lines.append(f"- toy {name}: `toy_{name}.png`")
+    for coll in m.get("efficiency_response", {}):
+        lines.append(f"- {coll} efficiency, response and resolution against the generator objects: "
+                     f"`{coll.lower()}_efficiency_response.png`")
     return "\n".join(lines) + "\n"

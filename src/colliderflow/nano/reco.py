@@ -1,6 +1,6 @@
 """Reconstructed analysis objects from PF candidates with PUPPI: Jet, Muon, Electron, Photon, MET, PV.
 
-Definitions (all four-momenta use PUPPI-weighted candidates, as CMS Run-3 PUPPI objects):
+Definitions (jets and MET use PUPPI-weighted candidates, as CMS Run-3 PUPPI objects):
 
 * Jet: anti-kt R = 0.4 (fastjet), corrected with the shipped PF+PUPPI jet energy corrections of
   the card, pT > 15 GeV, |eta| < 4.7. Energy fractions over the jet energy: ``chHEF`` (charged
@@ -12,13 +12,15 @@ Definitions (all four-momenta use PUPPI-weighted candidates, as CMS Run-3 PUPPI 
   with S2 the second largest, ``btag = 1 / (1 + exp(-(S2 - 2.5) / 1.2))`` (0.02 without two
   tracks). ``genJetIdx``: closest GenJet within dR < 0.2.
 * Muon (PF muons, pT > 3 GeV), Electron (pT > 5 GeV), Photon (pT > 10 GeV, |eta| < 2.5):
-  relative PUPPI isolation (dR < 0.4 for muons, 0.3 for e/gamma), ``dxy`` = d0 and ``dz`` =
+  delta-beta-corrected relative PF isolation (dR < 0.4 for muons, 0.3 for e/gamma; see ``_iso``), ``dxy`` = d0 and ``dz`` =
   z0 - z(PV) of the track (cm). Muon ``mediumId``: >= 2 muon-station hits, track chi2/ndf < 3,
   >= 6 tracker hits; ``tightId``: medium and a pixel hit, |dxy| < 0.2, |dz| < 0.5. Electron
   ``cutBased`` 0-4 (fail, veto, loose, medium, tight) from isolation and impact parameters,
   Photon ``cutBased`` 0-3 from isolation. ``genPartIdx``: closest GenPart within dR < 0.1 (muons:
   generator muons; electrons and photons: generator electrons or photons).
 * MET: PUPPI missing transverse momentum and sumEt; PV: reconstructed vertices and the PV z.
+* Rho: the event's pileup density, the median over a 10 x 10 (eta, phi) grid on |eta| < 2.5 of
+  the PF candidates' scalar pT sum per unit area (CMS's fixedGridRho, on a fixed grid).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ __all__ = ["RecoConfig", "reco_objects", "TRACK_FIELDS"]
 #: element features the reco objects need
 TRACK_FIELDS = ["type", "pt", "d0", "d0_err", "vx", "vy", "vz", "dz_err", "n_hits", "n_pixel_hits", "chi2_ndf",
                 "muon_dt_hits", "muon_csc_hits"]
-_CAND_FIELDS = ["cls", "charge", "pt", "eta", "phi", "energy", "element", "puppi_weight"]
+_CAND_FIELDS = ["cls", "charge", "pt", "eta", "phi", "energy", "element", "puppi_weight", "vertex"]
 
 
 @dataclass
@@ -112,14 +114,24 @@ def _jets(c, x, w, jets_raw, consts, pv_z, genjet, jec, cfg):
     return out
 
 
-def _iso(i_sel, c, w, radius):
+def _iso(i_sel, c, radius):
+    """Delta-beta-corrected PF isolation / pT (NanoAOD's pfRelIso definition): charged hadrons of the
+    PV + max(0, neutrals beyond dR 0.01 - 0.5 x charged not from the PV), within ``radius``.
+
+    PUPPI-weighted sums are not used: PUPPI gives neutrals next to a hard lepton high weights (the
+    lepton counts as PV activity), which is why CMS isolates with PF + delta-beta or PUPPI-no-lepton.
+    """
     eta, phi = c["eta"], c["phi"]
-    ok = np.flatnonzero(w > 0)
-    ia, ib = pairs_within(eta[i_sel], phi[i_sel], eta[ok], phi[ok], radius)
-    ib = ok[ib]
+    ia, ib = pairs_within(eta[i_sel], phi[i_sel], eta, phi, radius)
     keep = ib != i_sel[ia]
-    s = np.bincount(ia[keep], weights=(c["pt"] * w)[ib[keep]], minlength=len(i_sel))
-    return s / np.maximum(c["pt"][i_sel], 1e-9)
+    ia, ib = ia[keep], ib[keep]
+    pt, charged, pv = c["pt"][ib], c["charge"][ib] != 0, c["vertex"][ib] == 0
+    dr = np.hypot(eta[ib] - eta[i_sel[ia]], (phi[ib] - phi[i_sel[ia]] + np.pi) % (2 * np.pi) - np.pi)
+    n = len(i_sel)
+    ch_pv = np.bincount(ia, weights=pt * (charged & pv), minlength=n)
+    ch_pu = np.bincount(ia, weights=pt * (charged & ~pv), minlength=n)
+    neu = np.bincount(ia, weights=pt * (~charged & (dr > 0.01)), minlength=n)
+    return (ch_pv + np.maximum(neu - 0.5 * ch_pu, 0.0)) / np.maximum(c["pt"][i_sel], 1e-9)
 
 
 def _track_ip(i_sel, c, x, pv_z):
@@ -132,7 +144,7 @@ def _track_ip(i_sel, c, x, pv_z):
     return el_safe, trk, dxy, dz
 
 
-def _leptons(c, x, w, pv_z, genpart, cfg):
+def _leptons(c, x, pv_z, genpart, cfg):
     gpdg = np.abs(genpart["pdgId"])
     out = {}
     # muons
@@ -145,13 +157,13 @@ def _leptons(c, x, w, pv_z, genpart, cfg):
     gmu = np.flatnonzero(gpdg == 13)
     m = closest_within(c["eta"][i], c["phi"][i], genpart["eta"][gmu], genpart["phi"][gmu], cfg.genpart_match_radius)
     out["Muon"] = {"pt": c["pt"][i], "eta": c["eta"][i], "phi": c["phi"][i], "charge": c["charge"][i],
-                   "pfRelIso04_all": _iso(i, c, w, 0.4), "dxy": dxy, "dz": dz, "looseId": np.ones(len(i), bool),
+                   "pfRelIso04_all": _iso(i, c, 0.4), "dxy": dxy, "dz": dz, "looseId": np.ones(len(i), bool),
                    "mediumId": medium, "tightId": tight, "genPartIdx": _gen_index(m, gmu)}
     # electrons
     i = np.flatnonzero((c["cls"] == C.ELECTRON) & (c["pt"] > cfg.electron_min_pt))
     i = i[np.argsort(-c["pt"][i], kind="stable")]
     el, trk, dxy, dz = _track_ip(i, c, x, pv_z)
-    iso = _iso(i, c, w, 0.3)
+    iso = _iso(i, c, 0.3)
     adxy, adz = np.abs(dxy), np.abs(dz)
     level = _nested([iso < 0.3, (iso < 0.2) & (adxy < 0.1) & (adz < 0.2),
                             (iso < 0.12) & (adxy < 0.05) & (adz < 0.1), (iso < 0.08) & (adxy < 0.02) & (adz < 0.1)])
@@ -163,7 +175,7 @@ def _leptons(c, x, w, pv_z, genpart, cfg):
     # photons
     i = np.flatnonzero((c["cls"] == C.PHOTON) & (c["pt"] > cfg.photon_min_pt) & (np.abs(c["eta"]) < cfg.photon_max_eta))
     i = i[np.argsort(-c["pt"][i], kind="stable")]
-    iso = _iso(i, c, w, 0.3)
+    iso = _iso(i, c, 0.3)
     m = closest_within(c["eta"][i], c["phi"][i], genpart["eta"][geg], genpart["phi"][geg], cfg.genpart_match_radius)
     out["Photon"] = {"pt": c["pt"][i], "eta": c["eta"][i], "phi": c["phi"][i], "pfRelIso03_all": iso,
                      "cutBased": _nested([iso < 0.4, iso < 0.2, iso < 0.1]),
@@ -220,6 +232,16 @@ def _cluster(cands: ak.Array, weight: ak.Array, cfg: RecoConfig):
     return jet_np, consts
 
 
+def rho(eta: np.ndarray, phi: np.ndarray, pt: np.ndarray, max_eta: float = 2.5, n_eta: int = 10,
+        n_phi: int = 10) -> float:
+    """Median scalar pT density (GeV per unit eta-phi area) over a fixed grid."""
+    sel = np.abs(eta) < max_eta
+    ie = np.clip(((eta[sel] + max_eta) / (2 * max_eta) * n_eta).astype(np.int64), 0, n_eta - 1)
+    ip = np.clip(((phi[sel] + np.pi) / (2 * np.pi) * n_phi).astype(np.int64), 0, n_phi - 1)
+    cells = np.bincount(ie * n_phi + ip, weights=pt[sel], minlength=n_eta * n_phi)
+    return float(np.median(cells) / (2 * max_eta / n_eta * 2 * np.pi / n_phi))
+
+
 def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: list[dict],
                  jec: JetCorrections | None, config: RecoConfig = RecoConfig()) -> dict[str, ak.Array]:
     """Reconstructed collections of a batch of events.
@@ -231,7 +253,7 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
         jec: PF+PUPPI jet corrections, or None for raw jets.
 
     Returns:
-        ``{"Jet", "Muon", "Electron", "Photon"}`` jagged arrays and ``{"MET", "PV"}`` records.
+        ``{"Jet", "Muon", "Electron", "Photon"}`` jagged arrays and ``{"MET", "PV", "Rho"}`` records.
     """
     if len(X) != len(cands):
         raise ValueError(f"{len(cands)} events of candidates for {len(X)} dataset events; reconstruct the same dataset")
@@ -240,7 +262,7 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
     cs = _numpy_records(cands, _CAND_FIELDS)
     per = {k: [] for k in ("Jet", "Muon", "Electron", "Photon")}
     met = np.zeros((len(X), 3), dtype=np.float64)
-    pv = np.zeros((len(X), 2), dtype=np.float64)
+    pv = np.zeros((len(X), 3), dtype=np.float64)
     for i in range(len(X)):
         x, c = xs[i], cs[i]
         w = c["puppi_weight"].astype(np.float64)
@@ -248,9 +270,9 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
         vz, _ = find_vertices(x["vz"][trk].astype(np.float64), x["dz_err"][trk].astype(np.float64),
                               x["pt"][trk].astype(np.float64))
         pv_z = float(vz[0]) if len(vz) else 0.0
-        pv[i] = len(vz), pv_z
+        pv[i] = len(vz), pv_z, rho(c["eta"], c["phi"], c["pt"])
         per["Jet"].append(_jets(c, x, w, jets_raw[i], consts[i], pv_z, genjets[i], jec, config))
-        for k, v in _leptons(c, x, w, pv_z, genparts[i], config).items():
+        for k, v in _leptons(c, x, pv_z, genparts[i], config).items():
             per[k].append(v)
         wpt = c["pt"] * w
         mx, my = -np.sum(wpt * np.cos(c["phi"])), -np.sum(wpt * np.sin(c["phi"]))
@@ -259,5 +281,6 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
     out["MET"] = ak.zip({"pt": met[:, 0].astype(np.float32), "phi": met[:, 1].astype(np.float32),
                          "sumEt": met[:, 2].astype(np.float32)})
     out["PV"] = ak.zip({"npvs": pv[:, 0].astype(np.int16), "z": pv[:, 1].astype(np.float32)})
+    out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": pv[:, 2].astype(np.float32)})
     return out
 

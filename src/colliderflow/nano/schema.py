@@ -45,6 +45,8 @@ RECO_COLLECTIONS = {
 RECO_SINGLETONS = {
     "MET": {"pt": f4, "phi": f4, "sumEt": f4},
     "PV": {"npvs": i2, "z": f4},
+    # median pT density of PF candidates in |eta| < 2.5 (GeV per unit area), as CMS's rho
+    "Rho": {"fixedGridRhoFastjetAll": f4},
 }
 #: bookkeeping of FlashSim output: which replica of the generator event this is
 FLASH_SINGLETONS = {"FlashSim": {"replica": i2}}
