@@ -35,7 +35,10 @@ demo: install
 	$(CF) reconstruct --algo pf --input $(DEMO)/ttbar-pu --output $(DEMO)/pf --quiet
 	$(CF) reconstruct --algo mlpf --input $(DEMO)/ttbar-pu --output $(DEMO)/mlpf --quiet
 	$(CF) evaluate --dataset $(DEMO)/ttbar-pu --reco PF=$(DEMO)/pf --reco MLPF=$(DEMO)/mlpf --out $(DEMO)/report
-	@echo "demo done: datasets under $(DEMO)/, target plots in $(DEMO)/validate-target/, PF vs MLPF report in $(DEMO)/report/report.md"
+	$(CF) nano --dataset $(DEMO)/ttbar-pu --candidates $(DEMO)/pf --out $(DEMO)/nano-full.root --quiet
+	$(CF) flashsim sample --model cms-like --input $(DEMO)/nano-full.root --oversample 10 --output $(DEMO)/nano-flash.root --quiet
+	$(CF) flashsim validate --flash $(DEMO)/nano-flash.root --full $(DEMO)/nano-full.root --out $(DEMO)/flashsim --quiet
+	@echo "demo done: datasets under $(DEMO)/, target plots in $(DEMO)/validate-target/, PF vs MLPF report in $(DEMO)/report/report.md, FlashSim vs full simulation in $(DEMO)/flashsim/report.md"
 
 test: install
 	$(PY) -m pytest -q -m "not slow"

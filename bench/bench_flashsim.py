@@ -1,0 +1,178 @@
+"""FlashSim speed on one CPU core versus the full chain, and versus the ODE solver and steps.
+
+1. Full chain on generator events of the validation sample (same process, seed and event
+   indices): generation, detector simulation + target, PF (+ vertexing, CHS, PUPPI) and nano
+   object building, one core, timed per stage.
+2. FlashSim on the generator objects of the same events (one torch thread), including writing
+   the ROOT output, for K = 1 and K = 10 replicas.
+3. Solver scan: events/s of ``FlashSim.simulate`` for Euler, midpoint and RK4 at several step
+   counts, and the integration error: the same Gaussian noise integrated by each solver and by
+   the adaptive reference (DOP853, rtol 1e-7) through the jet and MET flows, as the median
+   |pT - pT_ref| / pT_ref of jets and |MET - MET_ref| / MET_ref.
+
+Writes bench/results/flashsim.json and the 'flashsim' section of docs/benchmarks.md.
+
+    python bench/bench_flashsim.py --model runs/flashsim-cms-like --gen data/fs/nano_val_ttbar.parquet \\
+        --pool data/pool.parquet --process ttbar --seed 512 [--full-events 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import update_doc_section, write_result  # noqa: E402
+
+TARGET_HZ = 1000.0
+
+
+def full_chain(process: str, seed: int, events: int, pool: str) -> dict:
+    from colliderflow.dataset.build import DatasetConfig, build_dataset
+    from colliderflow.generate.pileup import PileupRange
+    from colliderflow.generate.source import GenerationConfig
+    from colliderflow.nano.build import build_nano
+    from colliderflow.reconstruct import reconstruct_dataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        gen = GenerationConfig(process, seed=seed, pileup=PileupRange(55, 75), pileup_pool=pool)
+        s = build_dataset(DatasetConfig(gen, events=events, chunk_size=events), tmp / "ds", jobs=1, progress=False)
+        t0 = time.perf_counter()
+        reconstruct_dataset(tmp / "ds", tmp / "pf", "pf", {"calibration": "cms-like", "config": {}}, progress=False)
+        t_pf = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        build_nano(tmp / "ds", tmp / "pf", tmp / "nano.root", progress=False)
+        t_nano = time.perf_counter() - t0
+    st = s["stage_seconds"]
+    per = {k: v / events for k, v in st.items()}
+    per["pf"] = t_pf / events
+    per["nano"] = t_nano / events
+    sim_chain = per.get("simulate", 0) + per.get("target", 0) + per["pf"] + per["nano"]
+    return {"events": events, "seconds_per_event": per, "sim_reco_seconds_per_event": sim_chain,
+            "sim_reco_hz": 1.0 / sim_chain, "with_generation_hz": 1.0 / (sim_chain + per.get("generate", 0))}
+
+
+def flash_throughput(model: str, gen: str, oversample: int, n_events: int) -> dict:
+    from colliderflow.flashsim.sample import SampleConfig, sample_file
+    from colliderflow.nano.io import read_nano, write_nano
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "gen.parquet"
+        write_nano(src, read_nano(gen)[:n_events])
+        cfg = SampleConfig(oversample=oversample, threads=1, device="cpu", batch_size=2000)
+        sample_file(model, src, Path(tmp) / "warm.root", SampleConfig(threads=1, device="cpu", batch_size=200),
+                    progress=False)
+        r = sample_file(model, src, Path(tmp) / "flash.root", cfg, progress=False)
+        size = (Path(tmp) / "flash.root").stat().st_size
+    return {"oversample": oversample, "generator_events": r["generator_events"], "events": r["events"],
+            "seconds": r["seconds"], "hz": r["events_per_second"], "bytes_per_event": size / r["events"]}
+
+
+def solver_scan(model: str, gen: str, n_events: int) -> list[dict]:
+    import torch
+
+    from colliderflow.flashsim.event import met_condition, met_from_targets, rho_feature, rho_of
+    from colliderflow.flashsim.ode import evaluations, integrate
+    from colliderflow.flashsim.sample import FlashSim, SampleConfig
+    from colliderflow.flashsim.sources import MODELS, event_features, source_table
+    from colliderflow.flashsim.train import object_condition
+    from colliderflow.nano.io import read_nano
+
+    torch.set_num_threads(1)
+    events = read_nano(gen)[:n_events]
+    sim = FlashSim(model, device="cpu")
+    # jet flow on every gen jet (rank 0 of one object), MET flow on the full-sim objects
+    spec = MODELS["jet_genjet"]
+    t = source_table(events, spec)
+    rho = rho_feature(rho_of(events))  # the full-simulation rho stands in for the sampled one
+    cond = np.column_stack([t.cond, rho[t.event]])
+    jm = sim.models["jet_genjet"]
+    jc = torch.as_tensor(object_condition(cond, np.zeros(len(cond)), np.ones(len(cond)), spec.max_multiplicity))
+    mm = sim.models["met"]
+    reco = {k: events[k] for k in ("Jet", "Muon", "Electron", "Photon")}
+    mc = torch.as_tensor(np.column_stack([met_condition(events, reco, event_features(events)), rho]))
+    g = torch.Generator().manual_seed(0)
+    jx0, mx0 = torch.randn(len(jc), jm.flow.dim, generator=g), torch.randn(len(mc), mm.flow.dim, generator=g)
+    phi0 = np.asarray(events.GenMET.phi, dtype=np.float64)
+
+    def jet_pt(method, steps):
+        z = integrate(lambda x, s: jm.flow(x, s.expand(x.shape[0]), jc), jx0.clone(), method, steps)
+        return jm.transform.inverse(z.double().numpy(), t.ref)["pt"]
+
+    def met_pt(method, steps):
+        z = integrate(lambda x, s: mm.flow(x, s.expand(x.shape[0]), mc), mx0.clone(), method, steps)
+        return met_from_targets(mm.transform.inverse(z.double().numpy(), {}), phi0)["pt"]
+
+    ref_j, ref_m = jet_pt("adaptive", 0), met_pt("adaptive", 0)
+    rows = []
+    for method in ("euler", "midpoint", "rk4"):
+        for steps in (1, 2, 4, 8, 16, 32):
+            if evaluations(method, steps) > 64:
+                continue
+            cfg = SampleConfig(oversample=1, solver=method, steps=steps, device="cpu")
+            sim.simulate(events[:50], cfg)
+            t0 = time.perf_counter()
+            sim.simulate(events, cfg)
+            dt = time.perf_counter() - t0
+            ej = np.abs(jet_pt(method, steps) / ref_j - 1)
+            em = np.abs(met_pt(method, steps) / np.maximum(ref_m, 1e-3) - 1)
+            rows.append({"solver": method, "steps": steps, "evaluations": evaluations(method, steps),
+                         "hz": len(events) / dt, "jet_pt_err_median": float(np.median(ej)),
+                         "jet_pt_err_p99": float(np.quantile(ej, 0.99)), "met_err_median": float(np.median(em))})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="FlashSim bundle or training directory")
+    ap.add_argument("--gen", required=True, help="nano file whose generator collections are simulated")
+    ap.add_argument("--pool", required=True, help="min-bias pool for the full chain (55-75 pileup)")
+    ap.add_argument("--process", default="ttbar", help="process of --gen (for the full-chain run)")
+    ap.add_argument("--seed", type=int, default=512, help="dataset seed of --gen (same generator events)")
+    ap.add_argument("--full-events", type=int, default=40)
+    ap.add_argument("--flash-events", type=int, default=1500)
+    ap.add_argument("--scan-events", type=int, default=1000)
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    full = full_chain(args.process, args.seed, args.full_events, args.pool)
+    print("full chain", full, flush=True)
+    flash = [flash_throughput(args.model, args.gen, k, args.flash_events) for k in (1, 10)]
+    print("flash", flash, flush=True)
+    scan = solver_scan(args.model, args.gen, args.scan_events)
+    path = write_result("flashsim", {"model": args.model, "gen": args.gen, "process": args.process,
+                                     "full_chain": full, "flashsim": flash, "solver_scan": scan, "target_hz": TARGET_HZ})
+    per = full["seconds_per_event"]
+    lines = [f"FlashSim versus the full chain, one CPU core ({args.process}, 55-75 pileup; bench/bench_flashsim.py, "
+             f"{path.name}). FlashSim runs from the generator objects with one torch thread, midpoint 10 steps, and "
+             "includes writing the ROOT file.", "",
+             "| step | events/s/core |", "|---|---|",
+             f"| generation (Pythia 8 + pileup overlay) | {1 / max(per.get('generate', 1e-9), 1e-9):.1f} |",
+             f"| detector simulation + target | {1 / max(per.get('simulate', 0) + per.get('target', 0), 1e-9):.1f} |",
+             f"| PF + vertexing + PUPPI | {1 / per['pf']:.1f} |", f"| nano object building | {1 / per['nano']:.1f} |",
+             f"| **full chain after generation** | **{full['sim_reco_hz']:.1f}** |"]
+    for f in flash:
+        lines.append(f"| **FlashSim, K = {f['oversample']}** | **{f['hz']:.0f}** "
+                     f"({f['bytes_per_event']:.0f} bytes/event in ROOT) |")
+    lines += ["", f"Goal >= {TARGET_HZ:.0f} events/s per core; speed-up over simulation + reconstruction: "
+              f"{flash[0]['hz'] / full['sim_reco_hz']:.0f}x (K = 1).", "",
+              "ODE solver scan (one torch thread; error against the adaptive DOP853 solution for the same noise):", "",
+              "| solver | steps | network evaluations | events/s/core | jet pT error (median) | jet pT error (99%) | "
+              "MET error (median) |", "|---|---|---|---|---|---|---|"]
+    for r in scan:
+        lines.append(f"| {r['solver']} | {r['steps']} | {r['evaluations']} | {r['hz']:.0f} | {r['jet_pt_err_median']:.2e} | "
+                     f"{r['jet_pt_err_p99']:.2e} | {r['met_err_median']:.2e} |")
+    update_doc_section("flashsim", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
