@@ -117,3 +117,20 @@ def test_cli_sample_validate_and_errors(model_dir, nano_path, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no FlashSim bundle" in err and "not a readable FlashSim bundle" in err
     assert not (tmp_path / "x.root").exists()
+
+
+def test_events_without_objects_and_bad_inputs(model_dir, nano_path, tmp_path):
+    from colliderflow.nano.io import write_nano
+
+    out, _ = model_dir
+    gen = read_nano(nano_path)[:3]
+    empty = ak.with_field(gen, gen.GenJet[:, :0], "GenJet")
+    empty = ak.with_field(empty, empty.GenPart[:, :0], "GenPart")
+    fl = FlashSim(out, device="cpu").simulate(empty, SampleConfig(oversample=2))
+    assert len(fl) == 6 and np.all(np.isfinite(ak.to_numpy(fl.MET.pt)))
+    assert ak.all(fl.Jet.genJetIdx < 0)  # only pileup jets can appear
+    bad = ak.with_field(gen, ak.where(ak.local_index(gen.GenJet) == 0, np.nan, gen.GenJet.pt), ["GenJet", "pt"])
+    write_nano(tmp_path / "bad.parquet", bad)
+    with pytest.raises(ValueError, match="non-finite values in GenJet_pt"):
+        sample_file(out, tmp_path / "bad.parquet", tmp_path / "o.parquet", SampleConfig(device="cpu"), progress=False)
+    assert not (tmp_path / "o.parquet").exists()

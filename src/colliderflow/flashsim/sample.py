@@ -236,6 +236,17 @@ def _gen_batches(path: str | os.PathLike, batch_size: int) -> Iterator[ak.Array]
         raise ValueError(f"{path}: no generator collections {sorted(missing)}; FlashSim needs GenJet, GenPart, GenMET "
                          "and Pileup (write them with 'colliderflow nano')")
     events = events[keep]
+    for coll, fields in (("GenJet", ("pt", "eta", "phi", "mass")), ("GenPart", ("pt", "eta", "phi", "iso")),
+                         ("GenMET", ("pt", "phi"))):
+        for f in fields:
+            values = ak.to_numpy(ak.flatten(events[coll][f], axis=None))
+            bad = int(np.count_nonzero(~np.isfinite(values)))
+            if bad:
+                arr = events[coll][f]
+                per_event = ak.any(~np.isfinite(arr), axis=1) if arr.ndim > 1 else ~np.isfinite(arr)
+                first = int(np.flatnonzero(ak.to_numpy(per_event))[0])
+                raise ValueError(f"{path}: {bad} non-finite values in {coll}_{f} (first in event {first}); "
+                                 "FlashSim needs finite generator inputs")
     for start in range(0, len(events), batch_size):
         yield events[start:start + batch_size]
 
