@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from colliderflow.candidates import CANDIDATE_FIELDS, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION
 from colliderflow.dataset.read import _read_chunk, dataset_files, validate_chunk
 from colliderflow.simulate.elements import ELEMENT_FEATURES
+from colliderflow.utils.jagged import per_event, to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, read_parquet, write_parquet
 
 __all__ = ["iter_events", "candidates_to_array", "reconstruct_dataset", "load_candidates"]
@@ -29,18 +30,11 @@ __all__ = ["iter_events", "candidates_to_array", "reconstruct_dataset", "load_ca
 
 def iter_events(X: ak.Array) -> Iterator[dict[str, np.ndarray]]:
     """Yield each event's element features as name -> (E,) float32 numpy arrays."""
-    counts = ak.to_numpy(ak.num(X)).astype(np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    flat = {k: ak.to_numpy(ak.flatten(X[k])).astype(np.float32) for k in ELEMENT_FEATURES}
-    for a, b in zip(offsets[:-1], offsets[1:]):
-        yield {k: v[a:b] for k, v in flat.items()}
+    yield from per_event(X, ELEMENT_FEATURES, np.float32)
 
 
 def candidates_to_array(events: list[dict[str, np.ndarray]]) -> ak.Array:
-    counts = np.array([len(e["pt"]) for e in events], dtype=np.int64)
-    flat = {k: (np.concatenate([np.asarray(e[k], dtype=dt) for e in events]) if events else np.zeros(0, dt))
-            for k, dt in CANDIDATE_FIELDS.items()}
-    return ak.unflatten(ak.zip(flat), counts)
+    return to_jagged(events, CANDIDATE_FIELDS)
 
 
 def _pf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray]]], list[dict[str, np.ndarray]]]:

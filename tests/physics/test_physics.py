@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from colliderflow.physics.jets import cluster_jets, delta_r, match_jets
-from colliderflow.physics.matching import match_closest
+from colliderflow.physics.matching import closest_within, match_closest
 from colliderflow.physics.met import met
 from colliderflow.physics.resolution import derive_jec, summarise_response
 
@@ -66,3 +66,26 @@ def test_jec_closes():
     for lo, hi in ((30, 60), (100, 200), (400, 800)):
         sel = (gen_pt > lo) & (gen_pt < hi) & (np.abs(gen_eta) < 1.3)
         assert np.median(corrected[sel] / gen_pt[sel]) == pytest.approx(1.0, abs=0.03)
+
+
+def test_jet_constituents_index_the_input_particles():
+    rng = np.random.default_rng(4)
+    n = [30, 0, 12]
+    pt = ak.unflatten(rng.uniform(1, 40, sum(n)), n)
+    eta = ak.unflatten(rng.uniform(-2, 2, sum(n)), n)
+    phi = ak.unflatten(rng.uniform(-np.pi, np.pi, sum(n)), n)
+    energy = pt * np.cosh(eta)
+    weight = ak.unflatten(np.where(rng.random(sum(n)) < 0.3, 0.0, 1.0), n)  # weight 0 removes a particle
+    jets = cluster_jets(pt, eta, phi, energy, min_pt=5.0, weight=weight, return_constituents=True)
+    assert ak.all(ak.num(jets.constituents, axis=2) == jets.n_constituents)
+    for i in range(len(n)):
+        e = np.asarray(energy[i] * weight[i])
+        for j in range(len(jets[i])):
+            idx = np.asarray(jets.constituents[i][j])
+            assert np.all(e[idx] > 0)
+            assert np.sum(e[idx]) == pytest.approx(float(jets.energy[i][j]), rel=1e-9)
+
+
+def test_closest_within_is_not_unique():
+    idx = closest_within(np.array([0.0, 0.05, 3.0]), np.zeros(3), np.array([0.0, 1.0]), np.zeros(2), 0.2)
+    assert idx.tolist() == [0, 0, -1]

@@ -30,6 +30,7 @@ from colliderflow.simulate.detector import SimEvent, simulate_event
 from colliderflow.target.build import Target, build_target, truth_mask
 from colliderflow.utils.atomic import atomic_write_text
 from colliderflow.utils.config import to_dict
+from colliderflow.utils.jagged import to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
 from colliderflow.utils.rng import event_rng
 
@@ -134,16 +135,9 @@ def event_record(event: GenEvent, sim: SimEvent, target: Target) -> dict[str, An
     }
 
 
-def _jagged(records: list[dict[str, np.ndarray]]) -> ak.Array:
-    counts = np.array([len(next(iter(r.values()))) if r else 0 for r in records], dtype=np.int64)
-    names = list(records[0])
-    flat = {k: np.concatenate([r[k] for r in records]) for k in names}
-    return ak.unflatten(ak.zip(flat, depth_limit=1), counts)
-
-
 def records_to_array(records: list[dict[str, Any]]) -> ak.Array:
     """Events (from :func:`event_record`) as one awkward array with the schema's layout."""
-    jagged = {key: _jagged([r[key] for r in records])
+    jagged = {key: to_jagged([r[key] for r in records])
               for key in ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons")}
     ev = ak.Array([{k: (v.item() if isinstance(v, np.ndarray) else v) for k, v in r["event"].items()}
                    for r in records])

@@ -14,12 +14,13 @@ import awkward as ak
 import numpy as np
 from tqdm import tqdm
 
-from colliderflow.dataset.read import _read_chunk, dataset_card, dataset_files
-from colliderflow.nano.gen import GenConfig, _numpy_records, gen_objects
+from colliderflow.dataset.read import dataset_card, dataset_files, load_dataset
+from colliderflow.nano.gen import GenConfig, gen_objects
 from colliderflow.nano.io import NanoWriter
 from colliderflow.nano.reco import TRACK_FIELDS, RecoConfig, reco_objects
 from colliderflow.physics.resolution import JetCorrections
 from colliderflow.utils.config import to_dict
+from colliderflow.utils.jagged import per_event
 from colliderflow.utils.parquet import read_parquet
 
 __all__ = ["nano_batch", "build_nano", "load_jec"]
@@ -49,8 +50,8 @@ def nano_batch(data: ak.Array, cands: ak.Array, jec: JetCorrections | None,
                gen_config: GenConfig = GenConfig(), reco_config: RecoConfig = RecoConfig()) -> ak.Array:
     """NanoAOD-like events (generator and reconstructed collections) for a batch of dataset events."""
     gen = gen_objects(data, gen_config)
-    genjets = _numpy_records(gen["GenJet"], ["eta", "phi"])
-    genparts = _numpy_records(gen["GenPart"], ["eta", "phi", "pdgId"])
+    genjets = per_event(gen["GenJet"], ["eta", "phi"])
+    genparts = per_event(gen["GenPart"], ["eta", "phi", "pdgId"])
     reco = reco_objects(data.X, cands, genjets, genparts, jec, reco_config)
     ev = data.event
     fields = {**gen, **reco,
@@ -83,7 +84,7 @@ def build_nano(dataset: str | os.PathLike, candidates: str | os.PathLike, output
             if not cpath.exists():
                 raise FileNotFoundError(f"{cpath}: no candidates for dataset chunk {f.name}; run "
                                         f"'colliderflow reconstruct --algo pf --input {dataset} --output {candidates}'")
-            data = _read_chunk(f, ["X", "truth", "gen_hadrons", "gen_partons", "event"])
+            data = load_dataset(f, ["X", "truth", "gen_hadrons", "gen_partons", "event"])
             data = ak.zip({"X": data.X[TRACK_FIELDS], "truth": data.truth, "gen_hadrons": data.gen_hadrons,
                            "gen_partons": data.gen_partons, "event": data.event}, depth_limit=1)
             cands = read_parquet(cpath, "candidates", 1)[0].cands

@@ -24,9 +24,11 @@ import numpy as np
 from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU
 from colliderflow.nano.schema import GEN_COLLECTIONS
 from colliderflow.physics.jets import cluster_jets
-from colliderflow.physics.neighbours import delta_r, pairs_within
+from colliderflow.physics.matching import closest_within
+from colliderflow.physics.neighbours import pairs_within
+from colliderflow.utils.jagged import per_event, to_jagged
 
-__all__ = ["GenConfig", "gen_objects", "jagged", "closest_within"]
+__all__ = ["GenConfig", "gen_objects"]
 
 
 @dataclass
@@ -42,29 +44,6 @@ class GenConfig:
     max_eta: float = 3.0
     iso_radius: float = 0.4
     flavour_radius: float = 0.4
-
-
-def jagged(per_event: list[dict[str, np.ndarray]], fields: dict[str, type]) -> ak.Array:
-    """Jagged records (events, objects) from one dict of equal-length arrays per event."""
-    counts = np.array([len(next(iter(d.values()))) if d else 0 for d in per_event], dtype=np.int64)
-    flat = {}
-    for name, dt in fields.items():
-        parts = [np.asarray(d[name], dtype=dt) for d in per_event if d]
-        flat[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=dt)
-    return ak.unflatten(ak.zip(flat), counts)
-
-
-def closest_within(eta_a, phi_a, eta_b, phi_b, radius: float) -> np.ndarray:
-    """For each a, the index of the closest b within ``radius`` (not unique), -1 if none; (Na,)."""
-    out = np.full(len(eta_a), -1, dtype=np.int64)
-    if len(eta_a) == 0 or len(eta_b) == 0:
-        return out
-    d = delta_r(np.asarray(eta_a)[:, None], np.asarray(phi_a)[:, None], np.asarray(eta_b)[None, :],
-                np.asarray(phi_b)[None, :])
-    best = np.argmin(d, axis=1)
-    ok = d[np.arange(len(eta_a)), best] < radius
-    out[ok] = best[ok]
-    return out
 
 
 def _eta_phi(px, py, pz):
@@ -116,14 +95,6 @@ def _event_gen(truth: dict, hadrons: dict, partons: dict, jets: dict, cfg: GenCo
     return genjet, genpart
 
 
-def _numpy_records(arr: ak.Array, fields) -> list[dict[str, np.ndarray]]:
-    """Per-event dicts of numpy arrays from jagged records (one flatten per field, then slices)."""
-    counts = ak.to_numpy(ak.num(arr[fields[0]]))
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    flat = {f: ak.to_numpy(ak.flatten(arr[f])) for f in fields}
-    return [{f: flat[f][offsets[i]:offsets[i + 1]] for f in fields} for i in range(len(counts))]
-
-
 def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak.Array]:
     """Generator collections and singletons of a batch of dataset events.
 
@@ -136,10 +107,10 @@ def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak
     """
     t = data.truth
     jets = cluster_jets(t.pt, t.eta, t.phi, t.energy, radius=config.jet_radius, min_pt=config.jet_min_pt)
-    truth = _numpy_records(t, ["pid", "charge", "pt", "eta", "phi", "mass", "flags"])
-    had = _numpy_records(data.gen_hadrons, ["pid", "px", "py", "pz", "flavour"])
-    par = _numpy_records(data.gen_partons, ["pid", "px", "py", "pz"])
-    jet_np = _numpy_records(jets, ["pt", "eta", "phi", "mass"])
+    truth = per_event(t, ["pid", "charge", "pt", "eta", "phi", "mass", "flags"])
+    had = per_event(data.gen_hadrons, ["pid", "px", "py", "pz", "flavour"])
+    par = per_event(data.gen_partons, ["pid", "px", "py", "pz"])
+    jet_np = per_event(jets, ["pt", "eta", "phi", "mass"])
     genjets, genparts = [], []
     for i in range(len(data)):
         gj, gp = _event_gen(truth[i], had[i], par[i], jet_np[i], config)
@@ -148,8 +119,8 @@ def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak
     ev = data.event
     mx, my = ak.to_numpy(ev.genmet_x).astype(np.float64), ak.to_numpy(ev.genmet_y).astype(np.float64)
     return {
-        "GenJet": jagged(genjets, GEN_COLLECTIONS["GenJet"]),
-        "GenPart": jagged(genparts, GEN_COLLECTIONS["GenPart"]),
+        "GenJet": to_jagged(genjets, GEN_COLLECTIONS["GenJet"]),
+        "GenPart": to_jagged(genparts, GEN_COLLECTIONS["GenPart"]),
         "GenMET": ak.zip({"pt": np.hypot(mx, my).astype(np.float32), "phi": np.arctan2(my, mx).astype(np.float32)}),
         "Pileup": ak.zip({"nPU": ak.to_numpy(ev.n_pu).astype(np.int32)}),
     }

@@ -30,13 +30,16 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from colliderflow.nano.gen import _numpy_records, closest_within, jagged
 from colliderflow.nano.schema import RECO_COLLECTIONS
 from colliderflow.pf.pileup import find_vertices
-from colliderflow.physics.neighbours import pairs_within
+from colliderflow.physics.jets import cluster_jets
+from colliderflow.physics.matching import closest_within
+from colliderflow.physics.met import met as missing_et
+from colliderflow.physics.neighbours import delta_r, pairs_within
 from colliderflow.physics.resolution import JetCorrections
 from colliderflow.simulate.elements import ELEMENT_TRACK
 from colliderflow.target import classes as C
+from colliderflow.utils.jagged import per_event, to_jagged
 
 __all__ = ["RecoConfig", "reco_objects", "TRACK_FIELDS"]
 
@@ -68,7 +71,7 @@ def btag_discriminant(s2: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(s2 - 2.5) / 1.2))
 
 
-def _jets(c, x, w, jets_raw, consts, pv_z, genjet, jec, cfg):
+def _jets(c, x, w, jets_raw, consts, genjet, jec, cfg):
     pt_raw = jets_raw["pt"]
     corr = jec(pt_raw, jets_raw["eta"]) if (jec is not None and len(pt_raw)) else np.ones(len(pt_raw))
     pt = pt_raw * corr
@@ -126,7 +129,7 @@ def _iso(i_sel, c, radius):
     keep = ib != i_sel[ia]
     ia, ib = ia[keep], ib[keep]
     pt, charged, pv = c["pt"][ib], c["charge"][ib] != 0, c["vertex"][ib] == 0
-    dr = np.hypot(eta[ib] - eta[i_sel[ia]], (phi[ib] - phi[i_sel[ia]] + np.pi) % (2 * np.pi) - np.pi)
+    dr = delta_r(eta[ib], phi[ib], eta[i_sel[ia]], phi[i_sel[ia]])
     n = len(i_sel)
     ch_pv = np.bincount(ia, weights=pt * (charged & pv), minlength=n)
     ch_pu = np.bincount(ia, weights=pt * (charged & ~pv), minlength=n)
@@ -200,36 +203,13 @@ def _nested(passes: list[np.ndarray]) -> np.ndarray:
     return level
 
 
-def _cluster(cands: ak.Array, weight: ak.Array, cfg: RecoConfig):
-    """Anti-kt jets with their constituents' candidate indices, per event."""
-    import warnings
-
-    import fastjet
-
-    from colliderflow.utils.quiet import silence_stdout
-
-    px = cands.pt * np.cos(cands.phi) * weight
-    py = cands.pt * np.sin(cands.phi) * weight
-    pz = cands.pt * np.sinh(cands.eta) * weight
-    e = cands.energy * weight
-    keep = e > 0
-    kept_idx = ak.local_index(cands.pt)[keep]
-    particles = ak.values_astype(ak.zip({"px": px[keep], "py": py[keep], "pz": pz[keep], "E": e[keep]}), np.float64)
-    with warnings.catch_warnings(), silence_stdout():
-        warnings.simplefilter("ignore")
-        cs = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, cfg.jet_radius))
-        jets = cs.inclusive_jets(min_pt=cfg.jet_raw_min_pt)
-        ci = cs.constituent_index(min_pt=cfg.jet_raw_min_pt)
-    jpt = np.hypot(jets.px, jets.py)
-    jeta = np.arcsinh(jets.pz / np.maximum(jpt, 1e-9))
-    jphi = np.arctan2(jets.py, jets.px)
-    mass = np.sqrt(np.maximum(jets.E**2 - jets.px**2 - jets.py**2 - jets.pz**2, 0.0))
-    jet_np = _numpy_records(ak.zip({"pt": jpt, "eta": jeta, "phi": jphi, "mass": mass}), ["pt", "eta", "phi", "mass"])
-    kept = [np.asarray(k) for k in ak.to_list(kept_idx)]
-    consts = []
-    for i, ev in enumerate(ak.to_list(ci)):
-        consts.append([kept[i][np.asarray(j, dtype=np.int64)] for j in ev])
-    return jet_np, consts
+def _jet_constituents(jets: ak.Array) -> list[list[np.ndarray]]:
+    """Per event, per jet: the candidate indices of its constituents (from ``cluster_jets``)."""
+    n_jets = ak.to_numpy(ak.num(jets.constituents, axis=1))
+    n_const = ak.to_numpy(ak.flatten(ak.num(jets.constituents, axis=2)))
+    per_jet = np.split(ak.to_numpy(ak.flatten(jets.constituents, axis=None)), np.cumsum(n_const)[:-1])
+    bounds = np.concatenate([[0], np.cumsum(n_jets)])
+    return [per_jet[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def rho(eta: np.ndarray, phi: np.ndarray, pt: np.ndarray, max_eta: float = 2.5, n_eta: int = 10,
@@ -257,11 +237,12 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
     """
     if len(X) != len(cands):
         raise ValueError(f"{len(cands)} events of candidates for {len(X)} dataset events; reconstruct the same dataset")
-    jets_raw, consts = _cluster(cands, cands.puppi_weight, config)
-    xs = _numpy_records(X, TRACK_FIELDS)
-    cs = _numpy_records(cands, _CAND_FIELDS)
+    jets = cluster_jets(cands.pt, cands.eta, cands.phi, cands.energy, radius=config.jet_radius,
+                        min_pt=config.jet_raw_min_pt, weight=cands.puppi_weight, return_constituents=True)
+    jets_raw, consts = per_event(jets, ["pt", "eta", "phi", "mass"]), _jet_constituents(jets)
+    xs = per_event(X, TRACK_FIELDS)
+    cs = per_event(cands, _CAND_FIELDS)
     per = {k: [] for k in ("Jet", "Muon", "Electron", "Photon")}
-    met = np.zeros((len(X), 3), dtype=np.float64)
     pv = np.zeros((len(X), 3), dtype=np.float64)
     for i in range(len(X)):
         x, c = xs[i], cs[i]
@@ -271,15 +252,14 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
                               x["pt"][trk].astype(np.float64))
         pv_z = float(vz[0]) if len(vz) else 0.0
         pv[i] = len(vz), pv_z, rho(c["eta"], c["phi"], c["pt"])
-        per["Jet"].append(_jets(c, x, w, jets_raw[i], consts[i], pv_z, genjets[i], jec, config))
+        per["Jet"].append(_jets(c, x, w, jets_raw[i], consts[i], genjets[i], jec, config))
         for k, v in _leptons(c, x, pv_z, genparts[i], config).items():
             per[k].append(v)
-        wpt = c["pt"] * w
-        mx, my = -np.sum(wpt * np.cos(c["phi"])), -np.sum(wpt * np.sin(c["phi"]))
-        met[i] = np.hypot(mx, my), np.arctan2(my, mx), wpt.sum()
-    out = {k: jagged(v, RECO_COLLECTIONS[k]) for k, v in per.items()}
-    out["MET"] = ak.zip({"pt": met[:, 0].astype(np.float32), "phi": met[:, 1].astype(np.float32),
-                         "sumEt": met[:, 2].astype(np.float32)})
+    out = {k: to_jagged(v, RECO_COLLECTIONS[k]) for k, v in per.items()}
+    pt, phi, w = (ak.values_astype(cands[f], np.float64) for f in ("pt", "phi", "puppi_weight"))
+    met_pt, met_phi = missing_et(pt, phi, w)
+    out["MET"] = ak.zip({"pt": met_pt.astype(np.float32), "phi": met_phi.astype(np.float32),
+                         "sumEt": ak.to_numpy(ak.sum(pt * w, axis=1)).astype(np.float32)})
     out["PV"] = ak.zip({"npvs": pv[:, 0].astype(np.int16), "z": pv[:, 1].astype(np.float32)})
     out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": pv[:, 2].astype(np.float32)})
     return out

@@ -14,7 +14,8 @@ __all__ = ["cluster_jets", "match_jets", "delta_r"]
 
 
 def cluster_jets(pt: ak.Array, eta: ak.Array, phi: ak.Array, energy: ak.Array,
-                 radius: float = 0.4, min_pt: float = 5.0, weight: ak.Array | None = None) -> ak.Array:
+                 radius: float = 0.4, min_pt: float = 5.0, weight: ak.Array | None = None,
+                 return_constituents: bool = False) -> ak.Array:
     """Cluster anti-kt jets per event.
 
     Args:
@@ -22,6 +23,8 @@ def cluster_jets(pt: ak.Array, eta: ak.Array, phi: ak.Array, energy: ak.Array,
         radius: anti-kt distance parameter R.
         min_pt: minimum jet pT in GeV.
         weight: optional per-particle four-momentum scale (e.g. PUPPI weights); 0 removes a particle.
+        return_constituents: add ``constituents``, (events, jets, constituents) indices of the
+            jet's particles in the input arrays.
 
     Returns:
         jagged (events, jets) records with ``pt, eta, phi, energy, mass, n_constituents``,
@@ -42,14 +45,29 @@ def cluster_jets(pt: ak.Array, eta: ak.Array, phi: ak.Array, energy: ak.Array,
         cs = fastjet.ClusterSequence(particles, jetdef)
         jets = cs.inclusive_jets(min_pt=min_pt)
         nconst = ak.num(cs.constituents(min_pt=min_pt), axis=2)
+        index = cs.constituent_index(min_pt=min_pt) if return_constituents else None
     jpt = np.hypot(jets.px, jets.py)
     with np.errstate(divide="ignore", invalid="ignore"):
         jeta = np.arcsinh(jets.pz / jpt)
     jphi = np.arctan2(jets.py, jets.px)
     m2 = jets.E**2 - jets.px**2 - jets.py**2 - jets.pz**2
-    out = ak.zip({"pt": jpt, "eta": jeta, "phi": jphi, "energy": jets.E,
-                  "mass": np.sqrt(np.maximum(m2, 0.0)), "n_constituents": nconst})
+    fields = {"pt": jpt, "eta": jeta, "phi": jphi, "energy": jets.E, "mass": np.sqrt(np.maximum(m2, 0.0)),
+              "n_constituents": nconst}
+    if return_constituents:
+        fields["constituents"] = _input_indices(index, keep)
+    out = ak.zip(fields, depth_limit=2)
     return out[ak.argsort(out.pt, ascending=False)]
+
+
+def _input_indices(index: ak.Array, keep: ak.Array) -> ak.Array:
+    """Map FastJet's constituent indices (into the kept particles) back to the input particles."""
+    kept = ak.to_numpy(ak.flatten(ak.local_index(keep)[keep]))
+    start = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.sum(keep, axis=1)))])[:-1]
+    n_jets = ak.to_numpy(ak.num(index, axis=1))
+    n_const = ak.to_numpy(ak.flatten(ak.num(index, axis=2)))
+    event = np.repeat(np.repeat(np.arange(len(n_jets)), n_jets), n_const)
+    flat = kept[ak.to_numpy(ak.flatten(index, axis=None)).astype(np.int64) + start[event]]
+    return ak.unflatten(ak.unflatten(flat, n_const), n_jets)
 
 
 def match_jets(reco: ak.Array, gen: ak.Array, dr_max: float = 0.2) -> ak.Array:
