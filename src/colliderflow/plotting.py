@@ -14,12 +14,13 @@ import numpy as np  # noqa: E402
 
 from colliderflow.utils.atomic import atomic_path  # noqa: E402
 
-__all__ = ["hist_ratio", "hist2d", "save", "log_pt_axis", "LABEL"]
+__all__ = ["hist_ratio", "hist2d", "save", "log_pt_axis", "use_cms_style", "LABEL"]
 
 LABEL = "colliderflow simulation"
 
 
-def _style() -> None:
+def use_cms_style() -> None:
+    """Switch matplotlib to the CMS style of mplhep (every report plot uses it)."""
     plt.style.use(hep.style.CMS)
 
 
@@ -52,7 +53,7 @@ def hist_ratio(samples: dict[str, np.ndarray], bins: np.ndarray, xlabel: str, pa
 
     Statistical uncertainties (sqrt of the sum of squared weights) are drawn as error bars on the ratio.
     """
-    _style()
+    use_cms_style()
     reference = reference or next(iter(samples))
     if len(samples) > 1:
         fig, (ax, rax) = plt.subplots(2, 1, figsize=(9, 9), gridspec_kw={"height_ratios": (3, 1)}, sharex=True)
@@ -99,7 +100,7 @@ def hist_ratio(samples: dict[str, np.ndarray], bins: np.ndarray, xlabel: str, pa
 def hist2d(x: np.ndarray, y: np.ndarray, bins, xlabel: str, ylabel: str, path: str | os.PathLike,
            title: str = "", diagonal: bool = True) -> Path:
     """A 2-D histogram with a log colour scale and, optionally, the y = x line."""
-    _style()
+    use_cms_style()
     from matplotlib.colors import LogNorm
 
     fig, ax = plt.subplots(figsize=(9, 8))

@@ -19,7 +19,7 @@ from colliderflow.evaluate.jets import collection_jets, derive_corrections, jet_
 from colliderflow.evaluate.particles import TYPES, efficiency_fake, match_particles
 from colliderflow.physics.met import met
 from colliderflow.physics.resolution import JetCorrections, summarise_response
-from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save
+from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, use_cms_style
 from colliderflow.reconstruct import iter_events, load_candidates
 from colliderflow.target.validation import pileup_label
 from colliderflow.utils.atomic import atomic_write_text
@@ -65,7 +65,7 @@ def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLi
 
 
 def _plot_resolution(perf: dict[str, dict], key: str, path: Path, title: str) -> Path:
-    plt.style.use(hep.style.CMS)
+    use_cms_style()
     fig, axes = plt.subplots(2, 1, figsize=(9, 10), sharex=True)
     for name, p in perf.items():
         bins = p[key]
@@ -90,7 +90,7 @@ def _plot_resolution(perf: dict[str, dict], key: str, path: Path, title: str) ->
 
 
 def _plot_efficiency(effs: dict[str, dict], kind: str, axis: str, path: Path, title: str) -> Path:
-    plt.style.use(hep.style.CMS)
+    use_cms_style()
     names = [n for n in TYPES.values() if any(kind_key(kind, axis) in e.get(n, {}) for e in effs.values())]
     if not names:
         names = list(TYPES.values())[:1]

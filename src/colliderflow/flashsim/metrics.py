@@ -212,7 +212,7 @@ def plot_correlations(names: list[str], flash_corr: np.ndarray, full_corr: np.nd
     import matplotlib.pyplot as plt
     import mplhep as hep
 
-    from colliderflow.plotting import LABEL, _style, save
+    from colliderflow.plotting import LABEL, save, use_cms_style
 
     flash_corr = np.asarray(flash_corr, dtype=float)
     full_corr = np.asarray(full_corr, dtype=float)
@@ -224,7 +224,7 @@ def plot_correlations(names: list[str], flash_corr: np.ndarray, full_corr: np.nd
     finite = np.abs(diff[np.isfinite(diff)])
     dmax = max(float(finite.max()) if finite.size else 0.0, 0.05)
 
-    _style()
+    use_cms_style()
     size = max(6.0, 0.6 * d + 3.0)
     fig, axes = plt.subplots(1, 3, figsize=(3 * size + 3, size), constrained_layout=True)
     panels = (("Full", full_corr, 1.0), ("Flash", flash_corr, 1.0), ("Flash $-$ Full", diff, dmax))

@@ -9,16 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from colliderflow.plotting import LABEL, save
+from colliderflow.plotting import LABEL, save, use_cms_style
 
 __all__ = ["plot_training"]
 
 
 def _grid(n: int):
     import matplotlib.pyplot as plt
-    import mplhep as hep
 
-    plt.style.use(hep.style.CMS)
+    use_cms_style()
     cols = min(4, max(n, 1))
     rows = math.ceil(max(n, 1) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4.2 * rows), squeeze=False)

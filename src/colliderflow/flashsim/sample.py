@@ -29,12 +29,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colliderflow.flashsim.event import (MET_TARGETS, PV_TARGETS, met_condition, met_from_targets, pv_condition,
-                                        rho_feature)
+from colliderflow.flashsim.event import met_condition, met_from_targets, pv_condition, rho_feature
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField
 from colliderflow.flashsim.ode import integrate
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
-from colliderflow.flashsim.train import BUNDLE_VERSION, object_condition
+from colliderflow.flashsim.train import BUNDLE_VERSION, model_targets, object_condition
 from colliderflow.flashsim.transforms import TargetTransform
 from colliderflow.nano.io import NanoWriter, read_nano
 from colliderflow.nano.schema import GEN_COLLECTIONS, GEN_SINGLETONS, RECO_COLLECTIONS
@@ -123,8 +122,7 @@ class FlashSim:
         self.skipped = bundle.get("skipped", {})
         self.models: dict[str, _Model] = {}
         for name, entry in bundle["models"].items():
-            targets = MET_TARGETS if name == "met" else PV_TARGETS if name == "pv" else MODELS[name].targets
-            self.models[name] = _Model(name, entry, targets, self.device)
+            self.models[name] = _Model(name, entry, model_targets(name), self.device)
 
     # -- one model ---------------------------------------------------------------------------
     def _flow(self, m: _Model, cond: np.ndarray, gen: torch.Generator, solver: str, steps: int) -> np.ndarray:

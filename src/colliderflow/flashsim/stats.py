@@ -300,9 +300,9 @@ def plot_pulls(result: dict, path: str | os.PathLike) -> Path:
     import matplotlib.pyplot as plt
     import mplhep as hep
 
-    from colliderflow.plotting import LABEL, save
+    from colliderflow.plotting import LABEL, save, use_cms_style
 
-    plt.style.use(hep.style.CMS)
+    use_cms_style()
     fold, naive = np.ravel(result["pulls_fold"]), np.ravel(result["pulls_naive"])
     fold, naive = fold[np.isfinite(fold)], naive[np.isfinite(naive)]
     half = float(np.clip(np.ceil(4 * result["pull_std_naive"]), 5, 15))

@@ -205,10 +205,6 @@ def _train_loop(module: torch.nn.Module, loss_fn, n: int, net: NetConfig, gen: t
     return hist
 
 
-def _split(event: np.ndarray, val_events: np.ndarray) -> np.ndarray:
-    return np.isin(event, val_events)
-
-
 def train_model(name: str, data: ModelData, config: FlashSimTrainConfig, device: torch.device,
                 progress: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train one model; returns (bundle entry, report entry)."""
@@ -225,7 +221,7 @@ def train_model(name: str, data: ModelData, config: FlashSimTrainConfig, device:
     # multiplicity classifier
     max_mult = MODELS[name].max_multiplicity if name in MODELS else 1
     if data.count is not None:
-        is_val = _split(data.event, val_events)
+        is_val = np.isin(data.event, val_events)
         c_tr = torch.as_tensor(data.cond[~is_val], device=device)
         n_tr = torch.as_tensor(np.minimum(data.count[~is_val], max_mult), device=device)
         c_va = torch.as_tensor(data.cond[is_val], device=device)
@@ -251,7 +247,7 @@ def train_model(name: str, data: ModelData, config: FlashSimTrainConfig, device:
     # property flow
     specs = model_targets(name)
     tf = TargetTransform(specs)
-    is_val = _split(data.obj_event, val_events)
+    is_val = np.isin(data.obj_event, val_events)
     tr = ~is_val
     x_tr = tf.fit({k: v[tr] for k, v in data.obj_x.items()}, {k: v[tr] for k, v in data.obj_ref.items()}, rng)
     x_va = tf.forward({k: v[is_val] for k, v in data.obj_x.items()}, {k: v[is_val] for k, v in data.obj_ref.items()}, rng)

@@ -33,7 +33,7 @@ from colliderflow.flashsim.metrics import (classifier_two_sample_test, correlati
                                            wasserstein_table)
 from colliderflow.flashsim.stats import fold_histogram
 from colliderflow.nano.io import read_nano, read_nano_header
-from colliderflow.plotting import LABEL, log_pt_axis, save
+from colliderflow.plotting import LABEL, log_pt_axis, save, use_cms_style
 from colliderflow.utils.atomic import atomic_write_text
 
 __all__ = ["ValidateConfig", "validate", "VARIABLES", "toy_zmumu", "toy_ttbar"]
@@ -136,9 +136,8 @@ def _hist(values, weights, folds, edges, oversample):
 
 def _grid_plot(title: str, columns: dict[str, dict[str, Any]], path: Path) -> Path:
     import matplotlib.pyplot as plt
-    import mplhep as hep
 
-    plt.style.use(hep.style.CMS)
+    use_cms_style()
     names = list(columns)
     ncol = min(4, len(names))
     nrow = int(np.ceil(len(names) / ncol))
@@ -248,12 +247,11 @@ def _gen_match(s: _Sample, coll: str):
 
 def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> dict[str, Any]:
     import matplotlib.pyplot as plt
-    import mplhep as hep
 
     edges = _RESPONSE[coll][3]
     centres = np.sqrt(edges[1:] * edges[:-1])
     res: dict[str, Any] = {"edges": edges.tolist()}
-    plt.style.use(hep.style.CMS)
+    use_cms_style()
     fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
     for (label, s), color in zip(samples.items(), ("C1", "black", "C0")):
         pt, matched, rpt, w, fold = _gen_match(s, coll)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from colliderflow.generate.event import EventInfo, GenEvent
