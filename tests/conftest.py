@@ -39,3 +39,37 @@ def nano_path(tmp_path_factory, pool_path):
     path = root / "nano.parquet"
     write_nano(path, ak.concatenate(parts), {"source": "fullsim"})
     return path
+
+
+@pytest.fixture
+def element_predictor(monkeypatch):
+    """Replace the MLPF model by a fixed rule (no model file needed) for ``reconstruct --algo mlpf``.
+
+    Every element makes a candidate with the element's own kinematics: a track a charged hadron,
+    an ECAL cluster a photon, any other cluster a neutral hadron; the pileup score of element i
+    is (i mod 10) / 10.
+    """
+    import numpy as np
+
+    from colliderflow.mlpf import infer
+    from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_TRACK
+    from colliderflow.target import classes as C
+
+    class ElementPredictor(infer.Predictor):
+        def __init__(self, model_path, config=infer.InferenceConfig()):
+            self.config = config
+
+        def predict_events(self, events):
+            out = []
+            for x in events:
+                n = len(x["type"])
+                cls = np.where(x["type"] == ELEMENT_TRACK, C.CHARGED_HADRON,
+                               np.where(x["type"] == ELEMENT_ECAL, C.PHOTON, C.NEUTRAL_HADRON))
+                out.append({"p_binary": np.ones(n, np.float32),
+                            "pid_prob": np.eye(C.N_CLASSES, dtype=np.float32)[cls],
+                            "p_pileup": (np.arange(n) % 10 / 10).astype(np.float32),
+                            **{k: x[k] for k in ("pt", "eta", "phi", "energy")}})
+            return out
+
+    monkeypatch.setattr(infer, "Predictor", ElementPredictor)
+    return ElementPredictor

@@ -6,7 +6,7 @@
     colliderflow validate-target  the MLPF paper's Figure-1 checks of the target against truth
     colliderflow cards            list the shipped detector cards or print one
     colliderflow pf-calibrate     derive the PF hadron calibration of a detector card
-    colliderflow reconstruct      run PF (with vertexing, CHS, PUPPI) over a dataset
+    colliderflow reconstruct      run PF or MLPF (with vertexing, CHS, PUPPI) over a dataset
     colliderflow derive-jec       jet energy corrections from a (QCD) sample
     colliderflow evaluate         compare reconstructions: report, plots, metrics.json
     colliderflow train            train the MLPF transformer (YAML config + key=value overrides)
@@ -123,8 +123,9 @@ def _add_reconstruct(sub) -> None:
     p = sub.add_parser(
         "reconstruct", help="run PF or MLPF over a dataset",
         description="Reconstruct particle candidates for every event of a dataset and write them as "
-                    "Parquet chunks (one per input chunk; atomic, resumable). PF includes primary-vertex "
-                    "finding, CHS flags and PUPPI weights; MLPF includes its per-particle pileup score.",
+                    "Parquet chunks (one per input chunk; atomic, resumable). PF and MLPF candidates both get "
+                    "primary-vertex association, CHS flags and PUPPI weights (PF's settings); MLPF candidates "
+                    "also carry the model's per-particle pileup score.",
     )
     p.add_argument("--algo", choices=["pf", "mlpf"], default="pf", help="algorithm (default: pf)")
     p.add_argument("--input", type=Path, required=True, help="dataset directory or chunk")
@@ -136,7 +137,8 @@ def _add_reconstruct(sub) -> None:
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="MLPF runtime (default: torch)")
     p.add_argument("--binary-threshold", type=float, default=0.5, help="MLPF: candidate threshold (default: 0.5)")
     p.add_argument("--pileup-threshold", type=float, default=0.5,
-                   help="MLPF: pileup-score threshold of the pileup rejection (default: 0.5)")
+                   help="MLPF: pileup-score threshold of the MLPF pileup rejection, evaluate's NAME+PU "
+                        "(default: 0.5)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reconstruct)
@@ -177,8 +179,10 @@ def _reco_args(values: list[str]) -> dict[str, str]:
 
 def _add_jec(sub) -> None:
     p = sub.add_parser("derive-jec", help="derive jet energy corrections from a QCD sample",
-                       description="Match jets of every reconstruction to truth jets and store the median "
-                                   "response in bins of gen pT and |eta| as corrections (JSON) for evaluate --jec.")
+                       description="Match jets of every collection to truth jets and store the median "
+                                   "response in bins of gen pT and |eta| as corrections (JSON) for evaluate --jec. "
+                                   "Collections: target and, per --reco NAME, NAME, NAME+CHS, NAME+PUPPI, and for "
+                                   "MLPF NAME+PU (pileup score below the reconstruction's threshold).")
     p.add_argument("--dataset", type=Path, required=True, help="dataset (normally QCD)")
     p.add_argument("--reco", action="append", required=True, metavar="NAME=DIR", help="reconstruction output(s)")
     p.add_argument("--radius", type=float, default=0.4, help="anti-kt R (default: 0.4)")
@@ -189,15 +193,16 @@ def _add_jec(sub) -> None:
 def _add_evaluate(sub) -> None:
     p = sub.add_parser(
         "evaluate", help="compare reconstructions on a dataset: report, plots, metrics.json",
-        description="Truth, target and each reconstruction (with CHS and PUPPI variants): jet response and "
+        description="Truth, target and each reconstruction NAME as NAME, NAME+CHS, NAME+PUPPI and, for MLPF, "
+                    "NAME+PU (pileup score below the reconstruction's threshold): jet response and "
                     "resolution (Gaussian and IQR) with corrections, MET, particle efficiency and fake rate, an "
                     "event display. Writes report.md, PNG plots and metrics.json.",
     )
     p.add_argument("--dataset", type=Path, required=True, help="dataset directory")
     p.add_argument("--reco", action="append", required=True, metavar="NAME=DIR", help="reconstruction output(s), e.g. PF=out/pf")
     p.add_argument("--jec", help="corrections from derive-jec, or 'self' to calibrate on this sample (default: those "
-                                 "shipped for the dataset's card, derived on QCD with pileup; self-calibration for "
-                                 "other collection names; the report names the source)")
+                                 "shipped for the dataset's card, derived on QCD with pileup); a collection the "
+                                 "file lacks is calibrated on this sample, and the report names the source of each")
     p.add_argument("--radius", type=float, default=0.4, help="anti-kt R (default: 0.4; 0.8 for large-R jets)")
     p.add_argument("--out", type=Path, required=True, help="report directory")
     p.set_defaults(func=_cmd_evaluate)
@@ -474,6 +479,9 @@ def _cmd_evaluate(args) -> int:
 
     m = evaluate(args.dataset, _reco_args(args.reco), args.out, jec=args.jec, radius=args.radius)
     print(f"wrote {args.out}/report.md, {len(m['plots'])} plots and metrics.json")
+    self_cal = [k for k, v in m["jec_sources"].items() if v == "self-calibrated"]
+    if self_cal and len(self_cal) < len(m["jec_sources"]):
+        print(f"  jet corrections: {', '.join(self_cal)} not in the corrections file; calibrated on this sample")
     for name, s in m["jets_30_100"].items():
         res = s.get("gauss_sigma_over_mean")
         if res is not None and res == res:

@@ -1,9 +1,13 @@
-"""Run a reconstruction (PF, later MLPF) over a dataset and write candidate chunks.
+"""Run a reconstruction (PF or MLPF) over a dataset and write candidate chunks.
 
 For every input chunk ``chunk_A_B.parquet`` the output directory gets a chunk of the same
 name holding the candidates (``colliderflow.candidates``), written atomically; existing output
 chunks made from the same input with the same settings are reused, so an interrupted run
 resumes.
+
+Both algorithms end with the same pileup mitigation (``colliderflow.pf.pileup.mitigate_pileup``:
+vertex association, CHS, PUPPI), as in section 6.2 of the CMS MLPF paper (MLPF+CHS, MLPF+PUPPI);
+MLPF applies PF's vertex and PUPPI settings unless told otherwise, and its header stores them.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -21,11 +26,26 @@ from tqdm.auto import tqdm
 
 from colliderflow.candidates import CANDIDATE_FIELDS, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION
 from colliderflow.dataset.read import _read_chunk, dataset_files, validate_chunk
+from colliderflow.pf.pileup import PuppiConfig, VertexConfig, mitigate_pileup
 from colliderflow.simulate.elements import ELEMENT_FEATURES
+from colliderflow.utils.config import from_dict, to_dict
 from colliderflow.utils.jagged import per_event, to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, read_parquet, write_parquet
 
-__all__ = ["iter_events", "candidates_to_array", "reconstruct_dataset", "load_candidates"]
+__all__ = ["MLPFPileupConfig", "iter_events", "candidates_to_array", "reconstruct_dataset", "load_candidates",
+           "load_reconstruction", "mlpf_pileup_threshold"]
+
+#: key of the MLPF settings holding the resolved ``MLPFPileupConfig``; MLPF output without it was
+#: written before MLPF+CHS/PUPPI existed (its ``chs`` held the pileup-score cut) and is refused
+_MLPF_PILEUP_KEY = "pileup"
+
+
+@dataclass(frozen=True)
+class MLPFPileupConfig:
+    """Vertex finding, association and PUPPI settings applied to MLPF candidates (PF's defaults)."""
+
+    vertex: VertexConfig = field(default_factory=VertexConfig)
+    puppi: PuppiConfig = field(default_factory=PuppiConfig)
 
 
 def iter_events(X: ak.Array) -> Iterator[dict[str, np.ndarray]]:
@@ -40,7 +60,6 @@ def candidates_to_array(events: list[dict[str, np.ndarray]]) -> ak.Array:
 def _pf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray]]], list[dict[str, np.ndarray]]]:
     from colliderflow.pf.calibration import load_calibration
     from colliderflow.pf.reconstruct import PFRecoConfig, reconstruct_event
-    from colliderflow.utils.config import from_dict
 
     calib = load_calibration(settings["calibration"])
     config = from_dict(PFRecoConfig, settings.get("config", {}), where="pf config")
@@ -49,15 +68,28 @@ def _pf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray
 
 def _mlpf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray]]], list[dict[str, np.ndarray]]]:
     from colliderflow.mlpf.infer import InferenceConfig, Predictor
-    from colliderflow.utils.config import from_dict
 
     predictor = Predictor(settings["model"], from_dict(InferenceConfig, settings.get("config", {}),
                                                        where="mlpf config"))
-    return predictor.candidates
+    pileup = from_dict(MLPFPileupConfig, settings.get(_MLPF_PILEUP_KEY, {}), where=f"mlpf {_MLPF_PILEUP_KEY}")
+
+    def run(events: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        return [mitigate_pileup(x, c, pileup.vertex, pileup.puppi)
+                for x, c in zip(events, predictor.candidates(events))]
+
+    return run
 
 
 #: algorithm name -> factory(settings) returning a function from a chunk's events to their candidates
 _FACTORIES = {"pf": _pf_factory, "mlpf": _mlpf_factory}
+
+
+def _resolve_settings(algo: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` as stored in the output headers: MLPF gets its full pileup-mitigation settings."""
+    if algo != "mlpf":
+        return settings
+    pileup = from_dict(MLPFPileupConfig, settings.get(_MLPF_PILEUP_KEY, {}), where=f"mlpf {_MLPF_PILEUP_KEY}")
+    return {**settings, _MLPF_PILEUP_KEY: to_dict(pileup)}
 
 
 def _process_chunk(algo: str, settings: dict[str, Any], src: str, dst: str) -> int:
@@ -89,10 +121,12 @@ def reconstruct_dataset(input_path: str | os.PathLike, output: str | os.PathLike
     Args:
         settings: JSON-serialisable algorithm settings, stored in every output header. PF:
             ``calibration`` (card name or path) and ``config`` (overrides of ``PFRecoConfig``);
-            MLPF: ``model`` (a .pt or .onnx path) and ``config`` (overrides of ``InferenceConfig``).
+            MLPF: ``model`` (a .pt or .onnx path), ``config`` (overrides of ``InferenceConfig``) and
+            ``pileup`` (overrides of ``MLPFPileupConfig``; the header stores all its values).
     """
     if algo not in _FACTORIES:
         raise ValueError(f"unknown reconstruction {algo!r}; choose one of {sorted(_FACTORIES)}")
+    settings = _resolve_settings(algo, settings)
     _FACTORIES[algo](settings)  # fail early on bad settings, before any work
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,16 +147,46 @@ def reconstruct_dataset(input_path: str | os.PathLike, output: str | os.PathLike
     return {"chunks_built": len(todo), "chunks_skipped": len(files) - len(todo), "events": n}
 
 
-def load_candidates(path: str | os.PathLike, with_algo: bool = False):
-    """Candidates of every chunk in a reconstruction output directory, (events, candidates).
+def load_reconstruction(path: str | os.PathLike) -> tuple[ak.Array, dict[str, Any]]:
+    """Candidates of every chunk in a reconstruction output directory (or one chunk), and their header.
 
-    With ``with_algo``, returns ``(candidates, algorithm name)``.
+    Returns:
+        (candidates (events, candidates), header of the first chunk: ``algo``, ``settings``, ...).
+
+    Raises:
+        FileFormatError: chunks written with different algorithms or settings, or MLPF candidates
+            from before MLPF+CHS/PUPPI (whose ``chs`` held the pileup-score cut).
     """
     path = Path(path)
     files = sorted(p for p in path.iterdir() if p.name.startswith("chunk_")) if path.is_dir() else [path]
     if not files:
         raise FileNotFoundError(f"{path}: no candidate chunks found")
     read = [read_parquet(f, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION) for f in files]
+    header = read[0][1]
+    for f, (_, h) in zip(files, read):
+        if (h.get("algo"), h.get("settings")) != (header.get("algo"), header.get("settings")):
+            raise FileFormatError(f"{f}: written with other settings than {files[0].name}; reconstruct the "
+                                  "directory again with one set of settings")
+    if header.get("algo") == "mlpf" and _MLPF_PILEUP_KEY not in header.get("settings", {}):
+        raise FileFormatError(f"{files[0]}: MLPF candidates from an older colliderflow, whose 'chs' holds the "
+                              "pileup-score cut (no vertices, no PUPPI); run 'colliderflow reconstruct --algo mlpf' "
+                              "again")
     arrays = [r[0].cands for r in read]
     cands = ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
-    return (cands, read[0][1].get("algo", "pf")) if with_algo else cands
+    return cands, header
+
+
+def load_candidates(path: str | os.PathLike) -> ak.Array:
+    """Candidates of every chunk in a reconstruction output directory, (events, candidates).
+
+    :func:`load_reconstruction` also returns their header (algorithm and settings).
+    """
+    return load_reconstruction(path)[0]
+
+
+def mlpf_pileup_threshold(header: dict[str, Any]) -> float:
+    """The pileup-score threshold (``InferenceConfig.pileup_threshold``) of an MLPF candidates header."""
+    from colliderflow.mlpf.infer import InferenceConfig
+
+    return from_dict(InferenceConfig, header.get("settings", {}).get("config", {}),
+                     where="candidates header settings.config").pileup_threshold

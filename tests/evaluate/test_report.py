@@ -66,3 +66,36 @@ def test_shipped_corrections_are_the_default(sample):
                  "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["jec_sources"].values()) == {"self-calibrated"}
+
+
+def test_mlpf_collections_and_corrections_missing_from_the_file(sample, element_predictor, capsys):
+    mlpf = sample / "mlpf"
+    assert main(["reconstruct", "--algo", "mlpf", "--model", "element-rule.pt", "--input", str(sample / "ds"),
+                 "--output", str(mlpf), "--pileup-threshold", "0.35", "--quiet"]) == 0
+    # +PU: the pileup score below the threshold stored in the candidates' header
+    from colliderflow.dataset.read import load_dataset
+    from colliderflow.evaluate.report import _collections
+
+    colls = _collections(load_dataset(sample / "ds", columns=["ytarget", "truth", "event"]), {"MLPF": mlpf})
+    pu_score = ak.flatten(load_candidates(mlpf).pu_score)
+    assert ak.all(ak.flatten(colls["MLPF+PU"].weight) == (pu_score < 0.35))
+    assert 0 < ak.sum(pu_score < 0.35) < ak.sum(pu_score < 0.5)
+    recos = ["--reco", f"PF={sample / 'pf'}", "--reco", f"MLPF={mlpf}"]
+    jec = sample / "jec_all.json"
+    assert main(["derive-jec", "--dataset", str(sample / "ds"), *recos, "--out", str(jec)]) == 0
+    data = json.loads(jec.read_text())
+    expected = ["target", "PF", "PF+CHS", "PF+PUPPI", "MLPF", "MLPF+CHS", "MLPF+PUPPI", "MLPF+PU"]
+    assert list(data["corrections"]) == expected
+    del data["corrections"]["MLPF+PUPPI"]
+    jec.write_text(json.dumps(data))
+    capsys.readouterr()
+    out = sample / "report_mlpf"
+    assert main(["evaluate", "--dataset", str(sample / "ds"), *recos, "--jec", str(jec), "--out", str(out)]) == 0
+    assert "MLPF+PUPPI not in the corrections file; calibrated on this sample" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["collections"] == expected
+    assert metrics["jec_sources"]["MLPF+PUPPI"] == "self-calibrated"
+    assert all(v == str(jec) for k, v in metrics["jec_sources"].items() if k != "MLPF+PUPPI")
+    report = (out / "report.md").read_text()
+    assert "self-calibrated on the evaluated sample (MLPF+PUPPI: not in the corrections file)" in report
+    assert "| self-calibrated |" in report and "| jec_all.json |" in report

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from colliderflow.pf.pileup import PuppiConfig, associate, find_vertices, puppi_weights
+from colliderflow.pf.pileup import PuppiConfig, VertexConfig, associate, find_vertices, mitigate_pileup, puppi_weights
 
 
 def test_vertices_and_association():
@@ -45,3 +45,86 @@ def test_puppi_without_pileup_keeps_neutrals():
     cands = _cands([2, 1], [0, 1], [5.0, 10.0], [0.0, 0.1], [0.0, 0.1], [-1, 0])
     w = puppi_weights(cands, n_vertices=1)
     assert w[1] == 1.0 and w[0] == 1.0
+
+
+def _event(rng, vertices_z, tracks_per_vertex, n_clusters):
+    """Elements (tracks from the given vertices, then clusters) and one candidate per element."""
+    from colliderflow.candidates import empty_candidates
+    from colliderflow.simulate.elements import ELEMENT_HCAL, ELEMENT_TRACK, stack_elements
+
+    vz = np.concatenate([rng.normal(z, 0.01, k) for z, k in zip(vertices_z, tracks_per_vertex)])
+    nt = len(vz)
+    tracks = {"type": np.full(nt, ELEMENT_TRACK), "vz": vz, "dz_err": rng.uniform(0.003, 0.03, nt),
+              "pt": rng.exponential(3.0, nt) + 0.3, "eta": rng.uniform(-2.4, 2.4, nt),
+              "phi": rng.uniform(-np.pi, np.pi, nt), "charge": rng.choice([-1.0, 1.0], nt)}
+    clusters = {"type": np.full(n_clusters, ELEMENT_HCAL), "pt": rng.exponential(3.0, n_clusters) + 0.5,
+                "eta": rng.uniform(-4.5, 4.5, n_clusters), "phi": rng.uniform(-np.pi, np.pi, n_clusters)}
+    x = stack_elements(tracks, clusters)
+    cands = empty_candidates(len(x["type"]))
+    cands["charge"] = x["charge"].astype(np.int8)
+    cands["cls"] = np.where(cands["charge"] != 0, 1, 2).astype(np.int8)
+    for k in ("pt", "eta", "phi"):
+        cands[k] = x[k].astype(np.float32)
+    cands["element"] = np.arange(len(x["type"]), dtype=np.int32)
+    return x, cands
+
+
+def _former_pf_code(x, cands, vertex_config, puppi_config):
+    """The pileup part of pf/reconstruct.py:reconstruct_event before it became mitigate_pileup (an oracle)."""
+    from colliderflow.simulate.elements import ELEMENT_TRACK
+
+    cands = {k: v.copy() for k, v in cands.items()}
+    tracks = np.flatnonzero(x["type"] == ELEMENT_TRACK)
+    vertex_z, _ = find_vertices(x["vz"][tracks].astype(np.float64), x["dz_err"][tracks].astype(np.float64),
+                                x["pt"][tracks].astype(np.float64), vertex_config)
+    charged = cands["charge"] != 0
+    elem = cands["element"][charged]
+    z = x["vz"][elem].astype(np.float64)
+    vtx = associate(z, x["dz_err"][elem].astype(np.float64), vertex_z, vertex_config)
+    cands["vertex"][charged] = vtx
+    cands["chs"] = ~(charged & (cands["vertex"] > 0))
+    puppi_in = dict(cands)
+    if len(vertex_z):
+        near_pv = (vtx < 0) & (np.abs(z - vertex_z[0]) < vertex_config.pv_dz_keep)
+        puppi_in["vertex"] = cands["vertex"].copy()
+        puppi_in["vertex"][np.flatnonzero(charged)[near_pv]] = 0
+    cands["puppi_weight"] = puppi_weights(puppi_in, len(vertex_z), puppi_config)
+    return cands
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mitigate_pileup_is_the_former_pf_code(seed):
+    rng = np.random.default_rng(seed)
+    x, cands = _event(rng, [0.3, -4.0, 2.2, 7.5, -1.1], [40, 15, 12, 10, 8], 120)
+    before = {k: v.copy() for k, v in cands.items()}
+    got = mitigate_pileup(x, cands, VertexConfig(), PuppiConfig())
+    want = _former_pf_code(x, cands, VertexConfig(), PuppiConfig())
+    assert all(np.array_equal(before[k], cands[k]) for k in cands)  # the input is left alone
+    assert got.keys() == want.keys()
+    for k in want:
+        assert got[k].dtype == want[k].dtype and np.array_equal(got[k], want[k]), k
+    assert (got["vertex"] > 0).any() and (got["vertex"] == 0).any() and not got["chs"].all()
+    assert ((got["puppi_weight"] > 0) & (got["puppi_weight"] < 1)).any()
+
+
+def test_mitigate_pileup_on_a_hand_made_event():
+    from colliderflow.candidates import empty_candidates
+    from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_TRACK, stack_elements
+
+    # PV: 5 hard tracks at z = 0; pileup vertex: 3 soft tracks at z = 5 cm; a track 2 mm from the PV
+    # (outside the 0.5 mm window, inside PUPPI's 3 mm); a track at z = 20 cm; an ECAL cluster
+    vz = np.array([0.0, 0.001, -0.001, 0.002, -0.002, 5.0, 5.001, 4.999, 0.2, 20.0, 0.0])
+    n = len(vz)
+    x = stack_elements({"type": np.r_[np.full(n - 1, ELEMENT_TRACK), ELEMENT_ECAL], "vz": vz,
+                        "dz_err": np.full(n, 0.005), "pt": np.r_[np.full(5, 10.0), np.full(5, 1.0), 5.0],
+                        "eta": np.linspace(-1, 1, n), "phi": np.linspace(-1, 1, n)})
+    cands = empty_candidates(n + 1)
+    cands["element"] = np.r_[np.arange(n), n - 1].astype(np.int32)
+    # every track a charged candidate; the cluster makes a neutral and, as a model might, a charged one
+    cands["charge"] = np.r_[np.ones(n - 1), 0, 1].astype(np.int8)
+    cands["cls"] = np.r_[np.ones(n - 1), 3, 1].astype(np.int8)
+    cands["pt"], cands["eta"], cands["phi"] = (x[k][cands["element"]] for k in ("pt", "eta", "phi"))
+    out = mitigate_pileup(x, cands)
+    assert out["vertex"].tolist() == [0, 0, 0, 0, 0, 1, 1, 1, -1, -1, -1, -1]
+    assert out["chs"].tolist() == [True] * 5 + [False] * 3 + [True] * 4
+    assert out["puppi_weight"][:9].tolist() == [1.0] * 5 + [0.0] * 3 + [1.0]

@@ -46,19 +46,21 @@ def target_collection(data: ak.Array, remove_pileup: bool = True, pu_threshold: 
     return _collection(y.cls, y.charge, y.pt, y.eta, y.phi, y.energy)
 
 
-def reco_collections(name: str, cands: ak.Array, algo: str = "pf") -> dict[str, ak.Array]:
-    """The collections of one reconstruction.
+def reco_collections(name: str, cands: ak.Array, algo: str = "pf",
+                     pileup_threshold: float = 0.5) -> dict[str, ak.Array]:
+    """The collections of one reconstruction, as in section 6.2 of the CMS MLPF paper.
 
-    PF: all candidates, with CHS, and with PUPPI weights. MLPF: all candidates, and with the
-    MLPF per-particle pileup rejection (``+PU``: candidates whose pileup score is below threshold).
+    ``name``: all candidates; ``name+CHS``: without charged candidates from pileup vertices;
+    ``name+PUPPI``: weighted by PUPPI. MLPF adds ``name+PU``: the MLPF per-particle pileup
+    rejection, candidates whose ``pu_score`` is below ``pileup_threshold`` (the one used at
+    reconstruction, ``colliderflow.reconstruct.mlpf_pileup_threshold``).
     """
     base = dict(cls=cands.cls, charge=cands.charge, pt=cands.pt, eta=cands.eta, phi=cands.phi,
                 energy=cands.energy)
-    out = {name: _collection(**base)}
-    passed = _collection(**base, weight=ak.values_astype(cands.chs, np.float32))
+    out = {name: _collection(**base),
+           f"{name}+CHS": _collection(**base, weight=ak.values_astype(cands.chs, np.float32)),
+           f"{name}+PUPPI": _collection(**base, weight=cands.puppi_weight)}
     if algo == "mlpf":
-        out[f"{name}+PU"] = passed
-        return out
-    out[f"{name}+CHS"] = passed
-    out[f"{name}+PUPPI"] = _collection(**base, weight=cands.puppi_weight)
+        out[f"{name}+PU"] = _collection(**base, weight=ak.values_astype(cands.pu_score < pileup_threshold,
+                                                                        np.float32))
     return out

@@ -20,7 +20,7 @@ from colliderflow.evaluate.particles import TYPES, efficiency_fake, match_partic
 from colliderflow.physics.met import met
 from colliderflow.physics.resolution import JetCorrections, summarise_response
 from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, use_cms_style
-from colliderflow.reconstruct import iter_events, load_candidates
+from colliderflow.reconstruct import iter_events, load_reconstruction, mlpf_pileup_threshold
 from colliderflow.target.validation import pileup_label
 from colliderflow.utils.atomic import atomic_write_text
 
@@ -30,11 +30,13 @@ __all__ = ["evaluate", "derive_jec_file", "load_jec_file"]
 def _collections(data: ak.Array, recos: dict[str, str | os.PathLike]) -> dict[str, ak.Array]:
     colls = {"target": target_collection(data)}
     for name, path in recos.items():
-        cands, algo = load_candidates(path, with_algo=True)
+        cands, header = load_reconstruction(path)
         if len(cands) != len(data):
             raise ValueError(f"{path}: {len(cands)} events of candidates for a dataset of {len(data)} events; "
                              "reconstruct the same dataset")
-        colls.update(reco_collections(name, cands, algo))
+        algo = header.get("algo", "pf")
+        threshold = mlpf_pileup_threshold(header) if algo == "mlpf" else 0.5
+        colls.update(reco_collections(name, cands, algo, pileup_threshold=threshold))
     return colls
 
 
@@ -53,7 +55,11 @@ def shipped_jec(card: str) -> Path | None:
 
 def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
                     radius: float = 0.4) -> dict[str, JetCorrections]:
-    """Derive jet energy corrections for every collection of ``recos`` on ``dataset`` (QCD) and save them."""
+    """Derive jet energy corrections for every collection of ``recos`` on ``dataset`` (QCD) and save them.
+
+    The collections are those ``evaluate`` compares: target and, per reconstruction NAME, NAME,
+    NAME+CHS, NAME+PUPPI (and NAME+PU for MLPF).
+    """
     data = load_dataset(dataset, columns=["ytarget", "truth", "event"])
     gen_jets = collection_jets(truth_collection(data), radius, min_pt=10.0)
     out_corr = {}
@@ -131,9 +137,10 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     """Evaluate reconstructions ``recos`` (name -> candidate directory) on ``dataset``.
 
     Jet corrections come from ``jec`` (a file from ``colliderflow derive-jec``, normally derived on
-    QCD), or ``"self"`` to calibrate every collection on the evaluated sample; without it, the corrections shipped for the dataset's detector card are used for the
-    standard collection names (target, PF, PF+CHS, PF+PUPPI, MLPF, MLPF+PU; R = 0.4), and any other
-    collection is calibrated on the evaluated sample itself. The report names the source of each.
+    QCD), or ``"self"`` to calibrate every collection on the evaluated sample; without it, the
+    corrections shipped for the dataset's detector card are used (R = 0.4). A collection missing
+    from the corrections file is calibrated on the evaluated sample itself; the report names the
+    source of each collection's corrections.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -165,11 +172,7 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
             corr, sources[name] = derive_corrections(m), "self-calibrated"
         perf[name] = jet_performance(m, corr)
     metrics["jec_sources"] = sources
-    if len(set(sources.values())) == 1:
-        only = next(iter(sources.values()))
-        metrics["jec_source"] = only if only != "self-calibrated" else "derived on the evaluated sample (self-calibrated)"
-    else:
-        metrics["jec_source"] = "; ".join(f"{k}: {v}" for k, v in sources.items())
+    metrics["jec_source"] = _jec_summary(sources)
     metrics["jets"] = {n: {k: v for k, v in p.items() if not k.endswith("_values")} for n, p in perf.items()}
     metrics["jets_30_100"] = {}
     for name, p in perf.items():
@@ -234,6 +237,20 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     return metrics
 
 
+def _jec_summary(sources: dict[str, str]) -> str:
+    """One sentence naming where each collection's jet corrections came from."""
+    self_cal = [k for k, v in sources.items() if v == "self-calibrated"]
+    files = sorted({v for v in sources.values() if v != "self-calibrated"})
+    if not files:
+        return "derived on the evaluated sample (self-calibrated)"
+    if len(files) == 1 and not self_cal:
+        return files[0]
+    parts = [f"{f} ({', '.join(k for k, v in sources.items() if v == f)})" for f in files]
+    if self_cal:
+        parts.append(f"self-calibrated on the evaluated sample ({', '.join(self_cal)}: not in the corrections file)")
+    return "; ".join(parts)
+
+
 def _fmt(x, pct=False):
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "–"
@@ -245,11 +262,14 @@ def _markdown(m: dict[str, Any]) -> str:
              f"Dataset `{m['dataset']}`: {m['events']} events, pileup {m['pileup'][0]}–{m['pileup'][1]}. "
              f"Jets anti-kt R = {m['jet_radius']}, |η| < 2.5; jet energy corrections: {m['jec_source']}.", "",
              "## Jets (corrected, gen pT 30–100 GeV)", "",
-             "| collection | jets | median response | resolution (Gauss σ/μ) | resolution (IQR) |", "|---|---|---|---|---|"]
+             "| collection | jets | median response | resolution (Gauss σ/μ) | resolution (IQR) | corrections |",
+             "|---|---|---|---|---|---|"]
     for name, s in m["jets_30_100"].items():
+        source = m["jec_sources"].get(name, "–")
+        source = source if source in ("self-calibrated", "–") else Path(source).name
         lines.append(f"| {name} | {s['n']} | {_fmt(s['median'])} | {_fmt(s['gauss_sigma_over_mean'], True)} ± "
                      f"{_fmt(s['gauss_sigma_over_mean_err'], True)} | {_fmt(s['iqr_resolution'], True)} ± "
-                     f"{_fmt(s['iqr_resolution_err'], True)} |")
+                     f"{_fmt(s['iqr_resolution_err'], True)} | {source} |")
     lines += ["", "![jet resolution](jet_resolution.png)", "", "![raw jet resolution](jet_resolution_raw.png)", "",
               "![raw response](jet_response_raw.png)", "", "![jet pT](jet_pt.png)", "",
               "## Missing transverse momentum", "",

@@ -2,8 +2,9 @@
 
 An element becomes a candidate when the primary-element probability exceeds
 ``binary_threshold``; its class is the most probable particle class, its four-momentum the
-regression output, and ``pu_score`` the pileup probability. ``chs`` marks candidates with
-``pu_score < pileup_threshold`` (the MLPF pileup rejection); PUPPI is not run on MLPF output.
+regression output, and ``pu_score`` the pileup probability (the MLPF pileup rejection keeps
+candidates with ``pu_score < pileup_threshold``). Vertex association, CHS and PUPPI are not
+this module's business: ``colliderflow.reconstruct`` applies PF's to MLPF candidates.
 """
 
 from __future__ import annotations
@@ -113,5 +114,4 @@ def candidates_from_prediction(x: dict[str, np.ndarray], pred: dict[str, np.ndar
         out[k] = pred[k][sel].astype(np.float32)
     out["element"] = sel.astype(np.int32)
     out["pu_score"] = pred["p_pileup"][sel].astype(np.float32)
-    out["chs"] = out["pu_score"] < config.pileup_threshold
     return out

@@ -11,6 +11,9 @@ alpha for charged pileup particles (all particles in the forward region) set
 chi2_i = (alpha_i - median)^2 / RMS^2 (0 below the median), and the weight is the chi2
 cumulative distribution with one degree of freedom. Charged particles get weight 1 (primary
 vertex) or 0 (pileup vertex).
+
+:func:`mitigate_pileup` runs the whole chain on an event's candidates, from any reconstruction
+(PF, or MLPF as in section 6.2 of the CMS MLPF paper: MLPF+CHS and MLPF+PUPPI).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import numpy as np
 from scipy.stats import chi2
 
 from colliderflow.physics.neighbours import delta_r, pairs_within
+from colliderflow.simulate.elements import ELEMENT_TRACK
 
-__all__ = ["VertexConfig", "PuppiConfig", "find_vertices", "associate", "puppi_weights"]
+__all__ = ["VertexConfig", "PuppiConfig", "find_vertices", "associate", "puppi_weights", "mitigate_pileup"]
 
 
 @dataclass(frozen=True)
@@ -187,3 +191,41 @@ def puppi_weights(cands: dict[str, np.ndarray], n_vertices: int, config: PuppiCo
     w = np.where(charged & (vertex == 0), 1.0, w)
     w = np.where(charged & (vertex > 0), 0.0, w)
     return w.astype(np.float32)
+
+
+def mitigate_pileup(x: dict[str, np.ndarray], cands: dict[str, np.ndarray],
+                    vertex_config: VertexConfig = VertexConfig(),
+                    puppi_config: PuppiConfig = PuppiConfig()) -> dict[str, np.ndarray]:
+    """Vertex association, CHS flags and PUPPI weights of an event's candidates.
+
+    Vertices are found from all tracks of the event; each charged candidate whose primary
+    element is a track is associated to a vertex by its track z0 (cm); CHS removes charged
+    candidates of pileup vertices; PUPPI weights every candidate (see the module docstring).
+
+    Args:
+        x: element features of the event, name -> (E,) array (``type``, ``vz``, ``dz_err``, ``pt``).
+        cands: the event's candidates (``colliderflow.candidates`` fields), (N,) arrays; ``element``
+            indexes ``x``.
+
+    Returns:
+        A copy of ``cands`` with ``vertex``, ``chs`` and ``puppi_weight`` set; ``cands`` is unchanged.
+    """
+    tracks = np.flatnonzero(x["type"] == ELEMENT_TRACK)
+    vertex_z, _ = find_vertices(x["vz"][tracks].astype(np.float64), x["dz_err"][tracks].astype(np.float64),
+                                x["pt"][tracks].astype(np.float64), vertex_config)
+    out = dict(cands)
+    charged = (cands["charge"] != 0) & (x["type"][cands["element"]] == ELEMENT_TRACK)
+    elem = cands["element"][charged]
+    z = x["vz"][elem].astype(np.float64)
+    vtx = associate(z, x["dz_err"][elem].astype(np.float64), vertex_z, vertex_config)
+    out["vertex"] = cands["vertex"].copy()
+    out["vertex"][charged] = vtx
+    out["chs"] = ~(charged & (out["vertex"] > 0))
+    # PUPPI counts unassociated charged particles close to the primary vertex as primary
+    puppi_in = out
+    if len(vertex_z):
+        near_pv = (vtx < 0) & (np.abs(z - vertex_z[0]) < vertex_config.pv_dz_keep)
+        puppi_in = {**out, "vertex": out["vertex"].copy()}
+        puppi_in["vertex"][np.flatnonzero(charged)[near_pv]] = 0
+    out["puppi_weight"] = puppi_weights(puppi_in, len(vertex_z), puppi_config)
+    return out

@@ -9,8 +9,7 @@ import numpy as np
 from colliderflow.pf.algorithm import PFConfig, build_particles
 from colliderflow.pf.calibration import HadronCalibration
 from colliderflow.pf.links import LinkConfig, link_elements
-from colliderflow.pf.pileup import PuppiConfig, VertexConfig, associate, find_vertices, puppi_weights
-from colliderflow.simulate.elements import ELEMENT_TRACK
+from colliderflow.pf.pileup import PuppiConfig, VertexConfig, mitigate_pileup
 
 __all__ = ["PFRecoConfig", "reconstruct_event"]
 
@@ -34,20 +33,4 @@ def reconstruct_event(x: dict[str, np.ndarray], calib: HadronCalibration,
     """
     links = link_elements(x, config.link)
     cands = build_particles(x, links, calib, config.pf)
-    tracks = np.flatnonzero(x["type"] == ELEMENT_TRACK)
-    vertex_z, _ = find_vertices(x["vz"][tracks].astype(np.float64), x["dz_err"][tracks].astype(np.float64),
-                                x["pt"][tracks].astype(np.float64), config.vertex)
-    charged = cands["charge"] != 0
-    elem = cands["element"][charged]
-    z = x["vz"][elem].astype(np.float64)
-    vtx = associate(z, x["dz_err"][elem].astype(np.float64), vertex_z, config.vertex)
-    cands["vertex"][charged] = vtx
-    cands["chs"] = ~(charged & (cands["vertex"] > 0))
-    # PUPPI counts unassociated charged particles close to the primary vertex as primary
-    puppi_in = dict(cands)
-    if len(vertex_z):
-        near_pv = (vtx < 0) & (np.abs(z - vertex_z[0]) < config.vertex.pv_dz_keep)
-        puppi_in["vertex"] = cands["vertex"].copy()
-        puppi_in["vertex"][np.flatnonzero(charged)[near_pv]] = 0
-    cands["puppi_weight"] = puppi_weights(puppi_in, len(vertex_z), config.puppi)
-    return cands
+    return mitigate_pileup(x, cands, config.vertex, config.puppi)

@@ -1,0 +1,93 @@
+"""The reconstruction runner: MLPF candidates get PF's pileup mitigation; headers are read back safely."""
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from colliderflow.candidates import CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION
+from colliderflow.reconstruct import (MLPFPileupConfig, load_candidates, load_reconstruction, mlpf_pileup_threshold,
+                                      reconstruct_dataset)
+from colliderflow.utils.config import to_dict
+from colliderflow.utils.parquet import FileFormatError, read_parquet, write_parquet
+
+PF = {"calibration": "cms-like", "config": {}}
+MLPF = {"model": "element-rule.pt", "config": {"pileup_threshold": 0.35}}
+
+
+@pytest.fixture(scope="module")
+def pu_dataset(tmp_path_factory, pool_path):
+    """4 ttbar events with 20 pileup interactions, in two chunks."""
+    from colliderflow.dataset.build import DatasetConfig, build_dataset
+    from colliderflow.generate.pileup import PileupRange
+    from colliderflow.generate.source import GenerationConfig
+
+    out = tmp_path_factory.mktemp("reco") / "ds"
+    gen = GenerationConfig("ttbar", seed=41, pileup=PileupRange(20, 20), pileup_pool=str(pool_path))
+    build_dataset(DatasetConfig(gen, events=4, chunk_size=2), out, progress=False)
+    return out
+
+
+def test_mlpf_candidates_get_pf_vertices_chs_and_puppi(pu_dataset, element_predictor, tmp_path):
+    reconstruct_dataset(pu_dataset, tmp_path / "pf", "pf", PF, progress=False)
+    s = reconstruct_dataset(pu_dataset, tmp_path / "mlpf", "mlpf", MLPF, progress=False)
+    assert s["chunks_built"] == 2
+    pf, pf_header = load_reconstruction(tmp_path / "pf")
+    mlpf, header = load_reconstruction(tmp_path / "mlpf")
+    assert pf_header["settings"] == PF  # PF headers are as before
+    assert header["algo"] == "mlpf" and header["settings"]["pileup"] == to_dict(MLPFPileupConfig())
+    assert mlpf_pileup_threshold(header) == 0.35
+    n_pu = 0
+    for p, m in zip(pf, mlpf):
+        # every track is a charged MLPF candidate; PF's charged candidates sit on tracks: same vertex
+        pf_vertex = dict(zip(ak.to_list(p.element[p.charge != 0]), ak.to_list(p.vertex[p.charge != 0])))
+        charged = m[m.charge != 0]
+        pairs = [(pf_vertex[e], v) for e, v in zip(ak.to_list(charged.element), ak.to_list(charged.vertex))
+                 if e in pf_vertex]
+        assert len(pairs) > 20 and all(a == b for a, b in pairs)
+        assert ak.all(m.vertex[m.charge == 0] == -1)
+        assert ak.all(m.chs == ~((m.charge != 0) & (m.vertex > 0)))
+        assert ak.all(m.puppi_weight[(m.charge != 0) & (m.vertex > 0)] == 0)
+        assert ak.all(m.puppi_weight[(m.charge != 0) & (m.vertex == 0)] == 1)
+        assert ak.any((m.puppi_weight > 0) & (m.puppi_weight < 1))
+        # pu_score stays the model's pileup probability
+        assert np.allclose(ak.to_numpy(m.pu_score), ak.to_numpy(m.element) % 10 / 10)
+        n_pu += int(ak.sum(m.vertex > 0))
+    assert n_pu > 50
+    assert reconstruct_dataset(pu_dataset, tmp_path / "mlpf", "mlpf", MLPF, progress=False)["chunks_skipped"] == 2
+
+
+def test_mlpf_pileup_threshold_defaults_to_inference_config():
+    from colliderflow.mlpf.infer import InferenceConfig
+
+    header = {"algo": "mlpf", "settings": {"model": "m.pt", "config": {"backend": "onnx"}}}
+    assert mlpf_pileup_threshold(header) == InferenceConfig().pileup_threshold == 0.5
+
+
+def _rewrite_header(path, change):
+    array, header = read_parquet(path, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION)
+    write_parquet(path, array, change(header))
+
+
+def test_old_and_mixed_mlpf_candidates_are_refused(pu_dataset, element_predictor, tmp_path, capsys):
+    from colliderflow.cli import main
+
+    out = tmp_path / "mlpf"
+    reconstruct_dataset(pu_dataset, out, "mlpf", MLPF, progress=False)
+    chunks = sorted(out.glob("chunk_*"))
+    _rewrite_header(chunks[1], lambda h: dict(h, settings=dict(h["settings"], config={})))
+    with pytest.raises(FileFormatError, match="written with other settings"):
+        load_candidates(out)
+
+    def old(h):  # as written before MLPF+CHS/PUPPI: no pileup settings, 'chs' held the pileup-score cut
+        return dict(h, settings={"model": MLPF["model"], "config": MLPF["config"]})
+
+    for c in chunks:
+        _rewrite_header(c, old)
+    with pytest.raises(FileFormatError, match="older colliderflow.*reconstruct --algo mlpf"):
+        load_candidates(out)
+    assert main(["evaluate", "--dataset", str(pu_dataset), "--reco", f"MLPF={out}", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "older colliderflow" in err
+    # reconstructing again replaces the old chunks
+    assert reconstruct_dataset(pu_dataset, out, "mlpf", MLPF, progress=False)["chunks_built"] == 2
+    assert len(load_candidates(out)) == 4
