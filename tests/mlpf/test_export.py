@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 from colliderflow.mlpf.export import META_CONFIG, OUTPUT_NAMES, OnnxMLPF, export_onnx  # noqa: E402
 from colliderflow.mlpf.model import MLPFConfig  # noqa: E402
 from colliderflow.simulate.elements import ELEMENT_FEATURES  # noqa: E402
-from tests.mlpf.test_model import SMALL, make_model, random_events, single_thread  # noqa: E402,F401
+from tests.mlpf.test_model import SMALL, WINDOW, make_model, random_events, single_thread  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +28,17 @@ def exported(tmp_path_factory):
     return model, paths
 
 
-@pytest.mark.parametrize("mode", ["mha", "decomposed"])
-def test_onnxruntime_matches_pytorch_on_other_shapes(exported, mode):
-    model, paths = exported
-    X = random_events(torch.Generator().manual_seed(21), [37, 12, 0], n_elements=37)  # B = 3, padding, empty event
+@pytest.fixture(scope="module")
+def exported_window(tmp_path_factory):
+    """The small window-attention model (window 4, so that test events span several windows)."""
+    model = make_model(WINDOW, seed=4)
+    return model, export_onnx(model, tmp_path_factory.mktemp("onnx") / "window.onnx", example_elements=16)
+
+
+def _check_against_pytorch(model, path, X, runner=None):
     with torch.no_grad():
         ref = model.decode(model(X), X)
-    got = OnnxMLPF(paths[mode], providers=["CPUExecutionProvider"], threads=1)(X.numpy())
+    got = (runner or OnnxMLPF(path, providers=["CPUExecutionProvider"], threads=1))(X.numpy())
     assert set(got) == set(OUTPUT_NAMES)
     for name in OUTPUT_NAMES:
         assert got[name].shape == tuple(ref[name].shape), name
@@ -43,6 +47,39 @@ def test_onnxruntime_matches_pytorch_on_other_shapes(exported, mode):
             np.testing.assert_allclose(diff, 0.0, atol=1e-5)
         else:
             np.testing.assert_allclose(got[name], ref[name].numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    return got
+
+
+def test_window_model_exports_with_standard_operators_only(exported_window):
+    model, path = exported_window
+    proto = onnx.load(path)
+    assert {n.domain for n in proto.graph.node} <= {"", "ai.onnx"}
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["colliderflow.mlpf.attention"] == "window"
+    for sizes in ([37, 12, 0], [5], [0]):  # padding, several windows, empty events
+        X = random_events(torch.Generator().manual_seed(sum(sizes)), sizes, n_elements=max(sizes))
+        got = _check_against_pytorch(model, path, X)
+        assert all((got[k][np.asarray(sizes) == 0] == 0).all() for k in ("pt", "p_binary"))
+
+
+def test_window_model_runs_in_the_onnx_reference_evaluator(exported_window):
+    from onnx.reference import ReferenceEvaluator
+
+    model, path = exported_window
+    evaluator = ReferenceEvaluator(onnx.load(path))
+    X = random_events(torch.Generator().manual_seed(24), [9, 6])
+
+    def run(x):
+        return dict(zip(OUTPUT_NAMES, evaluator.run(list(OUTPUT_NAMES), {"X": x})))
+
+    _check_against_pytorch(model, path, X, runner=run)
+
+
+@pytest.mark.parametrize("mode", ["mha", "decomposed"])
+def test_onnxruntime_matches_pytorch_on_other_shapes(exported, mode):
+    model, paths = exported
+    X = random_events(torch.Generator().manual_seed(21), [37, 12, 0], n_elements=37)  # B = 3, padding, empty event
+    got = _check_against_pytorch(model, paths[mode], X)
     assert (got["pt"][2] == 0).all() and (got["p_binary"][1, 12:] == 0).all()
 
 

@@ -14,6 +14,10 @@ from colliderflow.simulate.elements import ELEMENT_FEATURES  # noqa: E402
 from colliderflow.utils.config import ConfigError  # noqa: E402
 
 SMALL = MLPFConfig(width=32, num_heads=4, num_layers=2, ffn_dim=64)
+#: the window model at a window small enough that the test events span several windows
+WINDOW = MLPFConfig(width=32, num_heads=4, num_layers=3, ffn_dim=64, attention="window", window=4, pair_hidden=8,
+                    scaler="per_type", fused_heads=True)
+CONFIGS = {"dense": SMALL, "window": WINDOW}
 OUTPUT_SHAPES = {"binary": (), "pid": (8,), "pileup": (), "pt": (), "eta": (), "sin_phi": (), "cos_phi": (),
                  "energy": ()}
 
@@ -43,6 +47,11 @@ def random_events(gen: torch.Generator, sizes: list[int], n_elements: int | None
     return X
 
 
+@pytest.fixture(params=sorted(CONFIGS))
+def config(request) -> MLPFConfig:
+    return CONFIGS[request.param]
+
+
 def make_model(config: MLPFConfig = SMALL, seed: int = 0) -> MLPF:
     torch.manual_seed(seed)
     model = MLPF(config)
@@ -65,8 +74,8 @@ def test_default_parameter_count():
     assert 0.5e6 < n < 1.5e6
 
 
-def test_output_shapes():
-    model = make_model()
+def test_output_shapes(config):
+    model = make_model(config)
     X = random_events(torch.Generator().manual_seed(1), [11, 6])
     out = model(X)
     assert set(out) == set(OUTPUT_SHAPES)
@@ -78,8 +87,8 @@ def test_output_shapes():
 
 
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
-def test_gradients_reach_every_parameter(activation):
-    model = make_model(MLPFConfig(width=32, num_heads=4, num_layers=2, ffn_dim=64, activation=activation))
+def test_gradients_reach_every_parameter(activation, config):
+    model = make_model(MLPFConfig.from_dict({**config.to_dict(), "activation": activation}))
     X = random_events(torch.Generator().manual_seed(2), [15, 9])
     out = model(X)
     sum(o.square().sum() for o in out.values()).backward()
@@ -87,8 +96,8 @@ def test_gradients_reach_every_parameter(activation):
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_train_and_eval_agree_without_dropout():
-    model = make_model()
+def test_train_and_eval_agree_without_dropout(config):
+    model = make_model(config)
     X = random_events(torch.Generator().manual_seed(3), [12, 7])
     train_out = model.train()(X)
     eval_out = model.eval()(X)
@@ -96,15 +105,15 @@ def test_train_and_eval_agree_without_dropout():
         torch.testing.assert_close(train_out[name], eval_out[name], rtol=0, atol=0)
 
 
-def test_dropout_acts_in_train_mode_only():
-    model = make_model(MLPFConfig(width=32, num_heads=4, num_layers=2, ffn_dim=64, dropout=0.5))
+def test_dropout_acts_in_train_mode_only(config):
+    model = make_model(MLPFConfig.from_dict({**config.to_dict(), "dropout": 0.5}))
     X = random_events(torch.Generator().manual_seed(4), [12])
     assert not torch.equal(model.train()(X)["pt"], model(X)["pt"])
     assert torch.equal(model.eval()(X)["pt"], model(X)["pt"])
 
 
-def test_state_dict_and_config_round_trip():
-    model = make_model()
+def test_state_dict_and_config_round_trip(config):
+    model = make_model(config)
     clone = MLPF(MLPFConfig.from_dict(model.config.to_dict()))
     clone.load_state_dict(model.state_dict())
     X = random_events(torch.Generator().manual_seed(5), [10, 4])
@@ -114,8 +123,8 @@ def test_state_dict_and_config_round_trip():
 
 
 @pytest.mark.parametrize("train", [True, False])
-def test_padding_and_batching_do_not_change_an_event(train):
-    model = make_model().train(train)
+def test_padding_and_batching_do_not_change_an_event(train, config):
+    model = make_model(config).train(train)
     gen = torch.Generator().manual_seed(6)
     event = random_events(gen, [9])                                          # (1, 9, F)
     other = random_events(gen, [23])                                         # (1, 23, F)
@@ -131,8 +140,8 @@ def test_padding_and_batching_do_not_change_an_event(train):
         assert (padded[name][0, 9:] == 0).all() and (batched[name][0, 9:] == 0).all()
 
 
-def test_outputs_follow_a_permutation_of_the_elements():
-    model = make_model().eval()
+def test_outputs_follow_a_permutation_of_the_elements(config):
+    model = make_model(config).eval()
     X = random_events(torch.Generator().manual_seed(7), [13])
     perm = torch.randperm(13, generator=torch.Generator().manual_seed(8))
     a, b = model(X), model(X[:, perm])
@@ -140,8 +149,8 @@ def test_outputs_follow_a_permutation_of_the_elements():
         torch.testing.assert_close(a[name][:, perm], b[name], rtol=0, atol=1e-5)
 
 
-def test_event_without_elements_gives_finite_zero_outputs():
-    model = make_model()
+def test_event_without_elements_gives_finite_zero_outputs(config):
+    model = make_model(config)
     X = random_events(torch.Generator().manual_seed(9), [0, 6, 0])
     out = model(X)
     decoded = model.decode(out, X)
@@ -152,8 +161,8 @@ def test_event_without_elements_gives_finite_zero_outputs():
     assert all(torch.isfinite(y).all() for y in out.values())
 
 
-def test_nonfinite_inputs_do_not_propagate():
-    model = make_model()
+def test_nonfinite_inputs_do_not_propagate(config):
+    model = make_model(config)
     X = random_events(torch.Generator().manual_seed(10), [8])
     X[0, 2, 7] = float("nan")
     X[0, 3, 9] = float("inf")
@@ -223,3 +232,44 @@ def test_scaler_fits_real_rows_only_with_log_features():
     pz = ELEMENT_FEATURES.index("pz")
     mean, std = scaler.mean[pz].item(), scaler.std[pz].item()
     assert scaler(X)[0, 0, pz].item() == pytest.approx((-math.log(10.0) - mean) / std)
+
+
+def test_per_type_scaler_standardises_each_type_on_its_own_rows():
+    F = len(ELEMENT_FEATURES)
+    pt = ELEMENT_FEATURES.index("pt")
+    X = torch.zeros(1, 6, F)
+    X[0, :3, 0], X[0, 3:5, 0] = 1.0, 2.0                       # three tracks, two ECAL clusters, padding
+    X[0, :5, pt] = torch.tensor([1.0, 10.0, 100.0, 3.0, 30.0])
+    scaler = FeatureScaler(ELEMENT_FEATURES, n_types=5).fit(X)
+    assert scaler.mean.shape == (6, F)
+    for t, rows in ((1, [1.0, 10.0, 100.0]), (2, [3.0, 30.0])):
+        logs = torch.log1p(torch.tensor(rows, dtype=torch.float64))
+        assert scaler.mean[t, pt].item() == pytest.approx(logs.mean().item(), rel=1e-6)
+        assert scaler.std[t, pt].item() == pytest.approx(logs.std(unbiased=False).item(), rel=1e-6)
+    y = scaler(X)
+    assert y[0, :3, pt].mean().item() == pytest.approx(0.0, abs=1e-6)
+    assert y[0, 3:5, pt].mean().item() == pytest.approx(0.0, abs=1e-6)
+    assert (y[0, 5] == 0).all()
+    # a type absent from the fit falls back to the statistics of all rows
+    assert scaler.mean[4, pt].item() == pytest.approx(
+        torch.log1p(torch.tensor([1.0, 10.0, 100.0, 3.0, 30.0], dtype=torch.float64)).mean().item(), rel=1e-6)
+
+
+def test_one_window_without_pair_bias_is_dense_attention():
+    dense = make_model(SMALL).eval()
+    window = MLPF(MLPFConfig.from_dict({**SMALL.to_dict(), "attention": "window", "window": 64, "pair_hidden": 0}))
+    window.load_state_dict(dense.state_dict())
+    X = random_events(torch.Generator().manual_seed(13), [30, 17])
+    a, b = dense(X), window.eval()(X)
+    for name in OUTPUT_SHAPES:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+
+
+def test_one_window_layer_sees_only_its_window():
+    model = make_model(MLPFConfig.from_dict({**WINDOW.to_dict(), "num_layers": 1})).eval()
+    X = random_events(torch.Generator().manual_seed(14), [16])
+    X2 = X.clone()
+    X2[0, 15, 1] *= 3.0                                                      # change one element's pT
+    changed = (model(X)["binary"][0] - model(X2)["binary"][0]).abs() > 0
+    # one block: the element itself and the other three of its window of 4, nothing else
+    assert changed[15] and int(changed.sum()) == 4

@@ -83,6 +83,21 @@ def test_resume_refuses_other_config(dataset, tmp_path):
         T.train(_config(dataset, tmp_path / "c", **{"optim.max_steps": 3}), progress=False)
 
 
+def test_snapshots_and_resume_with_other_thread_count(dataset, tmp_path):
+    cfg = _config(dataset, tmp_path / "s", **{"optim.max_steps": 4, "snapshot_every": 2, "model.attention": "window",
+                                             "model.window": 8, "model.scaler": "per_type"})
+    T.train(cfg, progress=False)
+    snaps = sorted((tmp_path / "s" / "snapshots").glob("step_*.pt"))
+    assert [p.name for p in snaps] == ["step_000002.pt", "step_000004.pt"]
+    meta = [torch.load(p, weights_only=False) for p in snaps]
+    assert 0 < meta[0]["events"] < meta[1]["events"] and 0 < meta[0]["cpu_seconds"] <= meta[1]["cpu_seconds"]
+    assert T.load_model(snaps[-1]).config.attention == "window"
+    # threads, checkpoint and log cadence change the speed of a run, not its result: it may resume with others
+    T.train(_config(dataset, tmp_path / "s", **{"optim.max_steps": 4, "snapshot_every": 2, "model.attention": "window",
+                                               "model.window": 8, "model.scaler": "per_type", "num_threads": 2}),
+            progress=False)
+
+
 def test_override_numbers():
     cfg = T.load_train_config(None, ["optim.lr=3e-4", "data.max_events=5", "data.datasets=[a, b]", "out=x"])
     assert cfg.optim.lr == 3e-4 and cfg.data.max_events == 5 and cfg.data.datasets == ("a", "b")

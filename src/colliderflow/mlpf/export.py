@@ -16,6 +16,10 @@ Two lowerings of ``F.scaled_dot_product_attention`` are offered (``attention=``)
   attention is about 4x faster than the decomposed graph at N = 5000, the whole default model 2x.
 * ``"decomposed"``: the exporter's own MatMul/Softmax graph, portable to any ONNX runtime.
 
+Models with window attention (``MLPFConfig.attention = "window"``) do not use SDPA: their graph is
+standard operators only whatever ``attention`` says (TopK for the eta-phi sort, Gather, MatMul,
+Softmax), runs in ONNX's reference evaluator, and its metadata says ``window``.
+
 Tried and not used: the ONNX ``Attention`` op (opset 23) cannot be produced by the TorchScript
 exporter, and hand-built models show that onnxruntime 1.31 CPU rejects a (B, 1, 1, N) mask for it
 (it requires the query axis of the mask to equal N, i.e. an N x N mask per event) and is slower
@@ -146,7 +150,7 @@ def export_onnx(model: MLPF, path: str | os.PathLike, opset: int = 18, attention
     model.eval()
     try:
         with contextlib.ExitStack() as stack:
-            if attention == "mha":
+            if attention == "mha" and config.attention == "dense":
                 stack.enter_context(_sdpa_as_mha(opset, config.num_heads))
             stack.enter_context(warnings.catch_warnings())
             # the TorchScript exporter announces its own deprecation; it is the only one usable
@@ -155,7 +159,8 @@ def export_onnx(model: MLPF, path: str | os.PathLike, opset: int = 18, attention
                                     message=r".*(legacy TorchScript-based ONNX export|feature will be removed).*")
             torch.onnx.export(_Decoded(model), (X,), buffer, dynamo=False, opset_version=opset,
                               input_names=["X"], output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
-                              custom_opsets={_MS_DOMAIN: 1} if attention == "mha" else None,
+                              custom_opsets={_MS_DOMAIN: 1} if attention == "mha" and config.attention == "dense"
+                              else None,
                               do_constant_folding=True)
     finally:
         model.train(was_training)
@@ -165,7 +170,7 @@ def export_onnx(model: MLPF, path: str | os.PathLike, opset: int = 18, attention
     metadata = {META_CONFIG: json.dumps(config.to_dict(), sort_keys=True),
                 META_FEATURES: json.dumps(list(feature_names)),
                 META_OUTPUTS: json.dumps(list(OUTPUT_NAMES)),
-                META_ATTENTION: attention}
+                META_ATTENTION: attention if config.attention == "dense" else "window"}
     del proto.metadata_props[:]
     for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)

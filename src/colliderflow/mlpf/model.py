@@ -11,9 +11,10 @@ encoder output (the classification side knows what the particle is, which sets i
 
 Padding: rows with ``type == 0`` are padding. They are masked as attention keys and zeroed after
 every block, so an event's outputs depend neither on how much it is padded nor on which other
-events share its batch. Attention goes through ``F.scaled_dot_product_attention`` with a
-(B, 1, 1, N) boolean key mask: on CPU PyTorch runs its fused flash kernel, on CUDA the
-memory-efficient kernel (the flash kernel takes no mask); neither stores the N x N matrix.
+events share its batch. Attention (``colliderflow.mlpf.attention``, chosen by
+``MLPFConfig.attention``) is either dense, through ``F.scaled_dot_product_attention`` with a
+(B, 1, 1, N) boolean key mask (cost N^2), or local: windows of ``window`` elements along
+space-filling curves in eta-phi with a pairwise Delta R / k_T bias (cost N * window).
 
 Columns 0..4 of ``X`` must be ``type, pt, eta, phi, energy`` (``COMMON_FEATURES`` of
 ``colliderflow.simulate.elements``); units GeV and rad. With ``n_features`` other than
@@ -30,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from colliderflow.mlpf.attention import (N_ORDERS, DenseAttention, PairBias, WindowAttention, calo_positions,
+                                         window_layout)
 from colliderflow.simulate.elements import ELEMENT_FEATURES
 from colliderflow.utils import config as _config
 
@@ -70,9 +73,14 @@ class MLPFConfig:
     dropout: float = 0.0
     activation: str = "gelu"                 # "relu" or "gelu"
     n_classes: int = 8                       # C, PID classes including 0 = no particle
+    attention: str = "dense"                 # "dense" (N^2) or "window" (eta-phi windows, N * window)
+    window: int = 64                         # W, elements per window (attention = "window")
+    pair_hidden: int = 16                    # pairwise-bias MLP width (attention = "window"; 0 = no bias)
+    scaler: str = "global"                   # feature standardisation: "global" or "per_type"
+    fused_heads: bool = False                # one FFN for binary+pid+pileup and one for the regression
 
     def __post_init__(self) -> None:
-        for name in ("n_features", "n_types", "width", "num_heads", "num_layers", "ffn_dim"):
+        for name in ("n_features", "n_types", "width", "num_heads", "num_layers", "ffn_dim", "window"):
             if getattr(self, name) < 1:
                 raise ValueError(f"MLPFConfig.{name}: expected a positive integer, got {getattr(self, name)}")
         if self.n_features < 5:
@@ -87,6 +95,12 @@ class MLPFConfig:
             raise ValueError(f"MLPFConfig.dropout: expected 0 <= dropout < 1, got {self.dropout}")
         if self.n_classes < 2:
             raise ValueError(f"MLPFConfig.n_classes: expected >= 2, got {self.n_classes}")
+        if self.attention not in ("dense", "window"):
+            raise ValueError(f"MLPFConfig.attention: expected 'dense' or 'window', got {self.attention!r}")
+        if self.pair_hidden < 0:
+            raise ValueError(f"MLPFConfig.pair_hidden: expected >= 0, got {self.pair_hidden}")
+        if self.scaler not in ("global", "per_type"):
+            raise ValueError(f"MLPFConfig.scaler: expected 'global' or 'per_type', got {self.scaler!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return _config.to_dict(self)
@@ -128,23 +142,37 @@ class FeatureScaler(nn.Module):
 
     ``y = (t(x) - mean) / std`` with ``t(x) = sign(x) log1p(|x|)`` where ``log_mask`` is set and
     ``t(x) = x`` elsewhere. Column 0 (``type``) passes through unchanged, non-finite inputs become
-    0, and padding rows come out exactly zero. Buffers (``mean``, ``std``, ``log_mask``, all (F,))
-    travel with the state dict.
+    0, and padding rows come out exactly zero. Buffers travel with the state dict: ``log_mask``
+    (F,), and ``mean``, ``std`` of shape (F,) or, with ``n_types``, (n_types + 1, F): one row per
+    element type, so that a feature that means something for one type only (a track's momentum
+    error, a cluster's depth profile) is standardised over the elements that have it, not
+    diluted by the zeros of every other type. Row 0 (padding) stays mean 0, std 1.
 
     Args:
         feature_names: the F column names; ``log_mask`` is set for names in ``LOG_FEATURES``.
+        n_types: None for one set of statistics; the number of element types for per-type ones.
     """
 
-    def __init__(self, feature_names: Sequence[str]) -> None:
+    def __init__(self, feature_names: Sequence[str], n_types: int | None = None) -> None:
         super().__init__()
         n = len(feature_names)
-        self.register_buffer("mean", torch.zeros(n))
-        self.register_buffer("std", torch.ones(n))
+        self.n_types = n_types
+        shape = (n,) if n_types is None else (n_types + 1, n)
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("std", torch.ones(shape))
         self.register_buffer("log_mask", torch.tensor([name in LOG_FEATURES for name in feature_names]))
         self.log_mask[0] = False  # type
 
     def _transform(self, X: Tensor) -> Tensor:
         return torch.where(self.log_mask, _signed_log(X), X)
+
+    @staticmethod
+    def _stats(rows: Tensor, min_std: float) -> tuple[Tensor, Tensor]:
+        mean = rows.mean(0)
+        std = rows.std(0, unbiased=False)
+        std = torch.where(std < min_std, torch.ones_like(std), std)
+        mean[0], std[0] = 0.0, 1.0  # type drives the embedding, it is not scaled
+        return mean, std
 
     @torch.no_grad()
     def fit(self, X: Tensor, mask: Tensor | None = None, min_std: float = 1e-6) -> FeatureScaler:
@@ -163,19 +191,31 @@ class FeatureScaler(nn.Module):
         rows = self._transform(X[mask]).double()  # (M, F)
         if rows.shape[0] == 0:
             raise ValueError("FeatureScaler.fit: no real (type != 0) rows to fit")
-        mean = rows.mean(0)
-        std = rows.std(0, unbiased=False)
-        std = torch.where(std < min_std, torch.ones_like(std), std)
-        mean[0], std[0] = 0.0, 1.0  # type drives the embedding, it is not scaled
-        self.mean.copy_(mean)
-        self.std.copy_(std)
+        mean, std = self._stats(rows, min_std)
+        if self.n_types is None:
+            self.mean.copy_(mean)
+            self.std.copy_(std)
+            return self
+        types = X[mask][:, 0].round().long()
+        self.mean.zero_()
+        self.std.fill_(1.0)
+        for t in range(1, self.n_types + 1):
+            sel = types == t
+            m, s = self._stats(rows[sel], min_std) if int(sel.sum()) > 1 else (mean, std)
+            self.mean[t].copy_(m)
+            self.std[t].copy_(s)
         return self
 
     def forward(self, X: Tensor) -> Tensor:
         """(B, N, F) raw features -> (B, N, F) scaled features, zero on padding rows."""
         X = _finite(X)
         mask = element_mask(X)                                      # (B, N)
-        x = (self._transform(X) - self.mean) / self.std             # (B, N, F)
+        if self.n_types is None:
+            mean, std = self.mean, self.std                         # (F,)
+        else:
+            typ = X[..., 0].clamp(0, self.n_types).round().long()   # (B, N)
+            mean, std = self.mean[typ], self.std[typ]               # (B, N, F)
+        x = (self._transform(X) - mean) / std                       # (B, N, F)
         return x * mask.unsqueeze(-1).to(x.dtype)
 
 
@@ -204,58 +244,42 @@ class TypeEmbedding(nn.Module):
         return out
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention through ``F.scaled_dot_product_attention`` with a key padding mask."""
-
-    def __init__(self, config: MLPFConfig) -> None:
-        super().__init__()
-        self.num_heads = config.num_heads
-        self.width = config.width
-        self.dropout = config.dropout
-        self.qkv = nn.Linear(config.width, 3 * config.width)
-        self.proj = nn.Linear(config.width, config.width)
-
-    def forward(self, x: Tensor, key_mask: Tensor) -> Tensor:
-        # x (B, N, D); key_mask (B, 1, 1, N) bool, True = attend
-        B, N, _ = x.shape
-        H, D = self.num_heads, self.width  # static, so that traced exports keep B and N dynamic
-        q, k, v = self.qkv(x).split(D, dim=-1)                                 # 3 x (B, N, D)
-        q, k, v = (t.view(B, N, H, D // H).transpose(1, 2) for t in (q, k, v))  # (B, H, N, hd)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask,
-                                           dropout_p=self.dropout if self.training else 0.0)  # (B, H, N, hd)
-        y = y.transpose(1, 2).reshape(B, N, D)                                 # (B, N, D)
-        return self.proj(y)
-
-
 class Block(nn.Module):
-    """Pre-LayerNorm transformer block: x + MHA(LN(x)), then x + FFN(LN(x))."""
+    """Pre-LayerNorm transformer block: x + MHA(LN(x)), then x + FFN(LN(x)).
+
+    ``context`` is the (B, 1, 1, N) key mask for dense attention, the window layout of
+    :meth:`WindowAttention.layout` for window attention.
+    """
 
     def __init__(self, config: MLPFConfig) -> None:
         super().__init__()
         self.ln_attn = nn.LayerNorm(config.width)
-        self.attn = SelfAttention(config)
+        if config.attention == "dense":
+            self.attn = DenseAttention(config.width, config.num_heads, config.dropout)
+        else:
+            self.attn = WindowAttention(config.width, config.num_heads, config.dropout, config.window)
         self.ln_ffn = nn.LayerNorm(config.width)
         self.ffn = _ffn(config.width, config.ffn_dim, config.width, config.activation)
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x: Tensor, key_mask: Tensor, row_mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, context: Any, row_mask: Tensor) -> Tensor:
         # x (B, N, D); row_mask (B, N, 1) float, zeroes padded rows so they stay inert
-        x = x + self.drop(self.attn(self.ln_attn(x), key_mask))
+        x = x + self.drop(self.attn(self.ln_attn(x), context))
         x = x + self.drop(self.ffn(self.ln_ffn(x)))
         return x * row_mask
 
 
 class Encoder(nn.Module):
-    """``num_layers`` blocks and a final LayerNorm."""
+    """``num_layers`` blocks and a final LayerNorm; block l uses ``contexts[l % len(contexts)]``."""
 
     def __init__(self, config: MLPFConfig) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.num_layers))
         self.ln_out = nn.LayerNorm(config.width)
 
-    def forward(self, x: Tensor, key_mask: Tensor, row_mask: Tensor) -> Tensor:
-        for block in self.blocks:
-            x = block(x, key_mask, row_mask)
+    def forward(self, x: Tensor, contexts: list[Any], row_mask: Tensor) -> Tensor:
+        for i, block in enumerate(self.blocks):
+            x = block(x, contexts[i % len(contexts)], row_mask)
         return self.ln_out(x) * row_mask  # (B, N, D)
 
 
@@ -272,16 +296,27 @@ class MLPF(nn.Module):
         D, act = config.width, config.activation
         names = ELEMENT_FEATURES if config.n_features == len(ELEMENT_FEATURES) else \
             ("type", "pt", "eta", "phi", "energy") + tuple(f"f{i}" for i in range(5, config.n_features))
-        self.scaler = FeatureScaler(names)
+        self.scaler = FeatureScaler(names, config.n_types if config.scaler == "per_type" else None)
+        self._calo_columns = (names.index("eta_ecal"), names.index("phi_ecal")) if "eta_ecal" in names else (2, 3)
         self.embed = TypeEmbedding(config)
+        self._n_orders = min(N_ORDERS, config.num_layers)
+        self.pair_bias = None
+        if config.attention == "window" and config.pair_hidden > 0:
+            self.pair_bias = nn.ModuleList(PairBias(config.pair_hidden, config.num_heads, config.n_types)
+                                           for _ in range(self._n_orders))
         self.encoder_cls = Encoder(config)
         self.encoder_reg = Encoder(config)
-        self.heads = nn.ModuleDict({
-            "binary": _ffn(D, D, 1, act),
-            "pid": _ffn(D, D, config.n_classes, act),
-            "pileup": _ffn(D, D, 1, act),
-            **{name: _ffn(2 * D, D, 1, act) for name in REGRESSION_TARGETS},
-        })
+        if config.fused_heads:
+            # one hidden layer per encoder side: 1/5 of the separate heads' cost, same outputs
+            self.heads = nn.ModuleDict({"cls": _ffn(D, D, config.n_classes + 2, act),
+                                        "reg": _ffn(2 * D, D, len(REGRESSION_TARGETS), act)})
+        else:
+            self.heads = nn.ModuleDict({
+                "binary": _ffn(D, D, 1, act),
+                "pid": _ffn(D, D, config.n_classes, act),
+                "pileup": _ffn(D, D, 1, act),
+                **{name: _ffn(2 * D, D, 1, act) for name in REGRESSION_TARGETS},
+            })
 
     def forward(self, X: Tensor) -> dict[str, Tensor]:
         """Raw head outputs for a padded batch.
@@ -298,19 +333,35 @@ class MLPF(nn.Module):
         mask = element_mask(X)                                                # (B, N)
         mask_f = mask.to(X.dtype)                                             # (B, N)
         row_mask = mask_f.unsqueeze(-1)                                       # (B, N, 1)
-        # an event without real elements attends to its padding instead, so no softmax row is empty
-        key_mask = (mask | ~mask.any(dim=-1, keepdim=True))[:, None, None, :]  # (B, 1, 1, N)
+        contexts = self._attention_contexts(X, mask)
 
         x = self.embed(self.scaler(X), X[..., 0])                             # (B, N, D)
-        x_cls = self.encoder_cls(x, key_mask, row_mask)                       # (B, N, D)
-        x_reg = torch.cat([self.encoder_reg(x, key_mask, row_mask), x_cls], dim=-1)  # (B, N, 2D)
+        x_cls = self.encoder_cls(x, contexts, row_mask)                       # (B, N, D)
+        x_reg = torch.cat([self.encoder_reg(x, contexts, row_mask), x_cls], dim=-1)  # (B, N, 2D)
 
+        if self.config.fused_heads:
+            cls = self.heads["cls"](x_cls) * row_mask                          # (B, N, C + 2)
+            reg = self.heads["reg"](x_reg) * row_mask                          # (B, N, 5)
+            out = {"binary": cls[..., 0], "pileup": cls[..., 1], "pid": cls[..., 2:]}
+            out.update({name: reg[..., i] for i, name in enumerate(REGRESSION_TARGETS)})
+            return out
         out = {"pid": self.heads["pid"](x_cls) * row_mask}                    # (B, N, C)
         for name in ("binary", "pileup"):
             out[name] = self.heads[name](x_cls)[..., 0] * mask_f               # (B, N)
         for name in REGRESSION_TARGETS:
             out[name] = self.heads[name](x_reg)[..., 0] * mask_f               # (B, N)
         return out
+
+    def _attention_contexts(self, X: Tensor, mask: Tensor) -> list[Any]:
+        """What the attention of each block needs: the key mask (dense), or one window layout per
+        serialisation curve, shared by the blocks of both encoders that use the curve (window)."""
+        if self.config.attention == "dense":
+            # an event without real elements attends to its padding instead, so no softmax row is empty
+            return [(mask | ~mask.any(dim=-1, keepdim=True))[:, None, None, :]]  # (B, 1, 1, N)
+        eta, phi = calo_positions(X, *self._calo_columns)                     # (B, N) each
+        return [window_layout(eta, phi, X[..., _PT], X[..., 0], mask, order, self.config.window,
+                              self.pair_bias[order] if self.pair_bias is not None else None)
+                for order in range(self._n_orders)]
 
     @staticmethod
     def decode(outputs: dict[str, Tensor], X: Tensor) -> dict[str, Tensor]:

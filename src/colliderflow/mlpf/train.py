@@ -78,6 +78,9 @@ class TrainConfig:
     ``init_from`` starts from the weights of a trained model (fine-tuning, e.g. to another
     detector card); its feature scaler is kept unless ``refit_scaler``. The model section of the
     config must then match the initial model's architecture.
+
+    ``snapshot_every`` > 0 keeps a model file ``snapshots/step_NNNNNN.pt`` every that many steps,
+    with the training events and CPU seconds seen so far, for learning curves.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -87,6 +90,7 @@ class TrainConfig:
     out: str = "runs/mlpf"
     seed: int = 0
     checkpoint_every: int = 200
+    snapshot_every: int = 0
     log_every: int = 20
     num_threads: int = 0
     deterministic: bool = True
@@ -124,6 +128,15 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
     except (OSError, RuntimeError, KeyError, EOFError) as err:
         raise ValueError(f"{path}: not a readable colliderflow MLPF model: {err}") from None
     return model.to(device).eval()
+
+
+#: settings that change how fast a run goes, not what it computes: a run may resume with others
+_RUNTIME_KEYS = ("num_threads", "checkpoint_every", "log_every")
+
+
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a training config that a resumed run must share with its checkpoint."""
+    return {k: v for k, v in config.items() if k not in _RUNTIME_KEYS}
 
 
 def _lr_lambda(cfg: OptimConfig, total_steps: int):
@@ -223,16 +236,17 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     total_steps = cfg.optim.max_steps or steps_per_epoch * cfg.optim.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.optim, total_steps))
-    state = {"epoch": 0, "batch": 0, "step": 0, "best_val": float("inf"), "history": []}
+    state = {"epoch": 0, "batch": 0, "step": 0, "best_val": float("inf"), "history": [], "events": 0,
+             "cpu_seconds": 0.0}
     if resume:
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if ck["train_config"] != to_dict(cfg):
+        if _identity(ck["train_config"]) != _identity(to_dict(cfg)):
             raise ConfigError(f"{ckpt_path}: checkpoint of another configuration; use a new 'out' directory")
         model.load_state_dict(ck["state_dict"])
         optimizer.load_state_dict(ck["optimizer"])
         scheduler.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["torch_rng"])
-        state = ck["state"]
+        state = {"events": 0, "cpu_seconds": 0.0, **ck["state"]}
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
 
@@ -251,8 +265,17 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         with atomic_path(ckpt_path) as tmp:
             torch.save(payload, tmp)
 
+    def snapshot() -> None:
+        if main_rank and cfg.snapshot_every and state["step"] % cfg.snapshot_every == 0:
+            save_model(model, out / "snapshots" / f"step_{state['step']:06d}.pt",
+                       {"train_config": to_dict(cfg), "step": state["step"], "events": state["events"],
+                        "cpu_seconds": state["cpu_seconds"]})
+
+    if main_rank and cfg.snapshot_every:
+        (out / "snapshots").mkdir(exist_ok=True)
     model.train()
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     done = state["step"] >= total_steps
     with tqdm(total=total_steps, initial=state["step"], desc="training", unit="step",
               disable=not (progress and main_rank)) as bar:
@@ -270,6 +293,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                 scheduler.step()
                 state["step"] += 1
                 state["batch"] = b + 1
+                state["events"] += len(X) * world
+                cpu_now = time.process_time()
+                state["cpu_seconds"] += cpu_now - cpu0
+                cpu0 = cpu_now
+                snapshot()
                 bar.update(1)
                 rows.append({"step": state["step"], "epoch": state["epoch"], "split": "train",
                              "lr": scheduler.get_last_lr()[0], **{k: float(v.detach()) for k, v in terms.items()}})
