@@ -12,11 +12,12 @@ corrected response of the collections without pileup mitigation (PF, MLPF) that 
 no-pileup comparison is about.
 
 Runs PF and MLPF (``colliderflow reconstruct``), derive-jec and ``colliderflow evaluate``; reads
-the jet resolution (Gaussian sigma/mu of the corrected response, 30-100 GeV gen jets,
-|eta| < 2.5, fit error) and the particle efficiencies from metrics.json (binomial errors);
-recomputes MET x/y residuals and the per-element diagnostics of
-``colliderflow.evaluate.elements`` from the dataset and candidates, with event-bootstrap
-errors (fixed seed). Prints one table and the issue's targets (met / not met); writes
+every figure evaluate measures, with its error, from metrics.json: the jet resolution (Gaussian
+sigma/mu of the corrected response, 30-100 GeV gen jets, |eta| < 2.5, fit error), the MET x/y
+resolution (event-bootstrap error) and the particle efficiencies and fake rates (binomial
+errors). Computes only the per-element diagnostics of ``colliderflow.evaluate.elements``, which
+evaluate does not, from the dataset and candidates, with event-bootstrap errors (evaluate's
+seed and replicas). Prints one table and the issue's targets (met / not met); writes
 bench/results/mlpf_scoreboard.json and the 'scoreboard' section of docs/benchmarks.md unless
 ``--no-write`` (always WORK/scoreboard.json).
 
@@ -45,7 +46,6 @@ ROOT = Path(__file__).parent.parent
 POOL_SEED = 6
 POOL_EVENTS = 3000
 MIN_POOL_EVENTS = 300
-BOOTSTRAP = {"replicas": 200, "seed": 0}
 
 #: table columns: the target (reference) and every collection of PF and MLPF
 COLUMNS = ("target", "PF", "PF+CHS", "PF+PUPPI", "MLPF", "MLPF+CHS", "MLPF+PUPPI", "MLPF+PU")
@@ -108,14 +108,14 @@ FIGURES = {
                                         "lower"),
     "missed_nh_pt": FigureSpec("missed neutral hadron pT [% of target NH pT]", "missed [%]", 100.0, 1, "lower"),
 }
-#: particle figures from evaluate's metrics: key -> (type, metric, count the binomial error runs over)
+#: particle figures from evaluate's metrics: key -> (type, metric); the error is the metric's ``_err``
 _PARTICLE_FIGURES = {
-    "nh_efficiency": ("neutral hadron", "efficiency", "n_gen"),
-    "nh_fake_rate": ("neutral hadron", "fake_rate", "n_reco"),
-    "photon_efficiency": ("photon", "efficiency", "n_gen"),
-    "photon_fake_rate": ("photon", "fake_rate", "n_reco"),
-    "ch_efficiency": ("charged hadron", "efficiency", "n_gen"),
-    "electron_id_efficiency": ("electron", "id_efficiency", "n_gen"),
+    "nh_efficiency": ("neutral hadron", "efficiency"),
+    "nh_fake_rate": ("neutral hadron", "fake_rate"),
+    "photon_efficiency": ("photon", "efficiency"),
+    "photon_fake_rate": ("photon", "fake_rate"),
+    "ch_efficiency": ("charged hadron", "efficiency"),
+    "electron_id_efficiency": ("electron", "id_efficiency"),
 }
 
 #: the issue's targets: (text, sample, [(figure, a, b)]): a must be better than or equal to b
@@ -157,14 +157,6 @@ def ratio(a: dict | None, b: dict | None) -> dict | None:
     return {"value": r, "err": abs(r) * math.hypot(a["err"] / a["value"], b["err"] / b["value"])}
 
 
-def binomial(p: float | None, n: int) -> dict | None:
-    """A fraction p of n with its binomial error sqrt(p(1-p)/n), at least 1/n (about the 68% limit
-    at p = 0 or 1, where the binomial formula gives 0)."""
-    if p is None or n <= 0:
-        return None
-    return figure(p, max(math.sqrt(p * (1 - p) / n), 1.0 / n))
-
-
 def ratio_pair(pileup: str) -> tuple[str, str]:
     """The collections compared in the ratio column: with pileup mitigation when there is pileup."""
     return ("MLPF+PUPPI", "PF+PUPPI") if pileup != "0" else ("MLPF", "PF")
@@ -174,9 +166,9 @@ def particle_figures(particles: dict) -> dict[str, dict]:
     """Figures of the ``particles`` section of evaluate's metrics.json: key -> collection -> figure."""
     out: dict[str, dict] = {key: {} for key in _PARTICLE_FIGURES}
     for coll, types in particles.items():
-        for key, (tname, metric, count) in _PARTICLE_FIGURES.items():
+        for key, (tname, metric) in _PARTICLE_FIGURES.items():
             entry = types.get(tname, {})
-            f = binomial(entry.get(metric), entry.get(count, 0))
+            f = figure(entry.get(metric), entry.get(f"{metric}_err"))
             if f is not None:
                 out[key][coll] = f
     return out
@@ -254,16 +246,16 @@ def corrections_applied(metrics: dict) -> bool:
     return False
 
 
-def sample_figures(metrics: dict, met_xy: dict[str, dict | None], elements: dict[str, dict]) -> dict[str, dict]:
+def sample_figures(metrics: dict, elements: dict[str, dict]) -> dict[str, dict]:
     """Every figure of one sample: key -> collection -> figure.
 
     Args:
         metrics: evaluate's metrics.json.
-        met_xy: collection -> MET x/y resolution figure (GeV).
         elements: figure key -> collection -> figure (per-element diagnostics).
     """
     jets = {c: figure(s.get("gauss_sigma_over_mean"), s.get("gauss_sigma_over_mean_err"))
             for c, s in metrics["jets_30_100"].items()}
+    met_xy = {c: figure(e.get("resolution_xy_gev"), e.get("resolution_xy_gev_err")) for c, e in metrics["met"].items()}
     figures = {"jet_resolution": jets, "met_xy_resolution": met_xy, **particle_figures(metrics["particles"]),
                **elements}
     return {k: {c: f for c, f in v.items() if f is not None} for k, v in figures.items()}
@@ -282,67 +274,38 @@ def sample_ratios(figures: dict[str, dict], pileup: str) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- measurements (I/O)
 
-def met_xy_halfwidth(dx: np.ndarray, dy: np.ndarray) -> float:
-    """Half the 16-84% width of the MET x and y residuals together, GeV, as evaluate's metrics.json."""
-    q = np.percentile(np.concatenate([dx, dy]), [16, 84])
-    return float((q[1] - q[0]) / 2)
-
-
-def measure(dataset: Path, recos: dict[str, Path], metrics: dict) -> tuple[dict, dict]:
-    """MET x/y resolutions with event-bootstrap errors, and the per-element diagnostics.
-
-    Reads the dataset and the candidates chunk by chunk. The MET resolution is recomputed from
-    per-event residuals (metrics.json holds only the central value, which is checked here).
+def measure_elements(dataset: Path, recos: dict[str, Path]) -> dict[str, dict]:
+    """The per-element diagnostics with event-bootstrap errors, reading the dataset and candidates chunk by chunk.
 
     Returns:
-        (collection -> MET figure, figure key -> collection -> figure).
+        figure key -> collection -> figure.
     """
     from colliderflow.dataset.read import dataset_files, load_dataset
     from colliderflow.evaluate import elements as E
-    from colliderflow.evaluate.report import _collections as evaluate_collections  # the collections evaluate uses
-    from colliderflow.physics.met import met
+    from colliderflow.evaluate.report import BOOTSTRAP  # the MET errors' bootstrap, so one setting serves all
     from colliderflow.reconstruct import load_candidates
     from colliderflow.target.classes import NEUTRAL_HADRON
 
-    res: dict[str, list] = {}
     twice: dict[str, list] = {n: [] for n in recos}
     missed: dict[str, list] = {n: [] for n in recos}
     total_pt, nh_pt = [], []
     for f in dataset_files(dataset):
-        data = load_dataset(f, columns=["X", "ytarget", "event"])
-        colls = evaluate_collections(data, {name: Path(d) / f.name for name, d in recos.items()})
-        cands = {name: load_candidates(Path(d) / f.name) for name, d in recos.items()}
-        gx, gy = np.asarray(data.event.genmet_x, float), np.asarray(data.event.genmet_y, float)
-        for name, c in colls.items():
-            v, phi = met(c.pt, c.phi, c.weight)
-            res.setdefault(name, []).append(np.column_stack([v * np.cos(phi) - gx, v * np.sin(phi) - gy]))
+        data = load_dataset(f, columns=["X", "ytarget"])
         y = data.ytarget
-        for name, c in cands.items():
+        for name, d in recos.items():
+            c = load_candidates(Path(d) / f.name)
             twice[name].append(E.untargeted_cluster_pt(data.X["type"], y.cls, c.element, c.pt))
             missed[name].append(E.missed_target_pt(y.cls, y.pt, c.element, NEUTRAL_HADRON))
         total_pt.append(E.target_pt_sum(y.cls, y.pt))
         nh_pt.append(E.target_pt_sum(y.cls, y.pt, NEUTRAL_HADRON))
 
-    def rng():
-        return np.random.default_rng(BOOTSTRAP["seed"])
+    def fraction(num: list, den: np.ndarray) -> dict | None:
+        rng = np.random.default_rng(BOOTSTRAP["seed"])
+        return figure(*E.ratio_of_sums(np.concatenate(num), den, rng, BOOTSTRAP["replicas"]))
 
-    met_xy = {}
-    for name, parts in res.items():
-        d = np.concatenate(parts)
-        value, err = E.event_bootstrap(met_xy_halfwidth, [d[:, 0], d[:, 1]], rng(), BOOTSTRAP["replicas"])
-        expected = metrics["met"].get(name, {}).get("resolution_xy_gev")
-        if expected is not None and not math.isclose(value, expected, rel_tol=1e-3, abs_tol=1e-3):
-            raise RuntimeError(f"{dataset}: MET x/y resolution of {name} recomputed as {value:.4f} GeV, "
-                               f"evaluate wrote {expected:.4f}: the two definitions have drifted apart")
-        met_xy[name] = figure(value, err)
     total, nh = np.concatenate(total_pt), np.concatenate(nh_pt)
-    diagnostics = {
-        "calo_pt_counted_twice": {n: figure(*E.ratio_of_sums(np.concatenate(v), total, rng(), BOOTSTRAP["replicas"]))
-                                  for n, v in twice.items()},
-        "missed_nh_pt": {n: figure(*E.ratio_of_sums(np.concatenate(v), nh, rng(), BOOTSTRAP["replicas"]))
-                         for n, v in missed.items()},
-    }
-    return met_xy, diagnostics
+    return {"calo_pt_counted_twice": {n: fraction(v, total) for n, v in twice.items()},
+            "missed_nh_pt": {n: fraction(v, nh) for n, v in missed.items()}}
 
 
 def _run(argv: list[str]) -> None:
@@ -403,6 +366,8 @@ def prepare(work: Path, scale: float, jobs: int) -> None:
 
 def run_scoreboard(work: Path, model: Path, scale: float, jobs: int) -> dict:
     """Build, reconstruct, calibrate and evaluate every sample; the results dictionary."""
+    from colliderflow.evaluate.report import BOOTSTRAP
+
     ws = Workspace(work, scale, jobs)
     jec = {}
     for sqrt_s, s in JEC_SAMPLES.items():
@@ -423,8 +388,7 @@ def run_scoreboard(work: Path, model: Path, scale: float, jobs: int) -> dict:
         metrics = json.loads((out / "metrics.json").read_text())
         if not corrections_applied(metrics):
             jec_text += "; none applied: too few jets"
-        met_xy, diagnostics = measure(ds, recos, metrics)
-        figures = sample_figures(metrics, met_xy, diagnostics)
+        figures = sample_figures(metrics, measure_elements(ds, recos))
         samples[name] = {"label": s.label, "process": s.process, "seed": s.seed, "pileup": s.pileup,
                          "sqrt_s": s.sqrt_s, "events": metrics["events"], "jec": jec_text, "dataset": str(ds),
                          "figures": figures, "ratios": sample_ratios(figures, s.pileup)}
@@ -443,9 +407,10 @@ def markdown(results: dict) -> str:
         "Errors: jets, Gaussian-fit error of σ/μ of the corrected response (gen jets 30–100 GeV, |η| < 2.5); MET x/y "
         "(16–84% half-width of the residuals to the neutrino pT sum) and the per-element fractions, standard deviation "
         f"of {results['bootstrap']['replicas']} event-bootstrap replicas (seed {results['bootstrap']['seed']}); "
-        "particles (pT > 1 GeV, unique ΔR < 0.15 matching), binomial. Ratios propagate the two errors as independent "
-        "(they share events, so this overestimates). 'calo pT counted twice': candidates made from an ECAL/HCAL "
-        "cluster that is no target particle's primary element, over the target pT; 'missed neutral hadron pT': "
+        "particles (pT > 1 GeV, unique ΔR < 0.15 matching), binomial (p kept within [1/n, 1 − 1/n]). Ratios "
+        "propagate the two errors as independent (they share events, so this overestimates). 'calo pT counted "
+        "twice': candidates made from an ECAL/HCAL cluster that is no target particle's primary element, over the "
+        "target pT; 'missed neutral hadron pT': "
         "target neutral hadrons whose element makes no candidate (both include pileup particles). "
         "'–': not measured (collection absent or too few entries).", "",
         format_table(results), "",

@@ -483,9 +483,13 @@ def _cmd_evaluate(args) -> int:
     if self_cal and len(self_cal) < len(m["jec_sources"]):
         print(f"  jet corrections: {', '.join(self_cal)} not in the corrections file; calibrated on this sample")
     for name, s in m["jets_30_100"].items():
-        res = s.get("gauss_sigma_over_mean")
+        res, err = s.get("gauss_sigma_over_mean"), s.get("gauss_sigma_over_mean_err")
         if res is not None and res == res:
-            print(f"  {name:14s} jet resolution (30-100 GeV, corrected): {100 * res:.1f}%")
+            unc = f" ± {100 * err:.1f}" if err is not None and err == err else ""
+            print(f"  {name:14s} jet resolution (30-100 GeV, corrected): {100 * res:.1f}{unc}% "
+                  f"({s.get('n', 0)} jets)")
+    if m["events"] < 100:
+        print(f"  only {m['events']} events: differences within the errors above are not significant")
     return 0
 
 

@@ -8,8 +8,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from colliderflow.evaluate.elements import (event_bootstrap, missed_target_pt, ratio_of_sums, target_pt_sum,
-                                            untargeted_cluster_pt)
+from colliderflow.evaluate.elements import missed_target_pt, ratio_of_sums, target_pt_sum, untargeted_cluster_pt
+from colliderflow.physics.uncertainty import binomial_error
 
 # two events; element types 1 track, 2 ECAL, 3 HCAL; target classes 0 none, 1 charged hadron, 2 neutral hadron, 3 photon
 TYPES = ak.Array([[1, 2, 3, 3], [2, 3]])
@@ -47,7 +47,7 @@ def test_candidates_must_match_elements():
         missed_target_pt(CLS, PT, ak.Array([[0]]))
 
 
-def test_ratio_of_sums_and_bootstrap():
+def test_ratio_of_sums():
     num, den = np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 10.0, 10.0, 10.0])
     value, err = ratio_of_sums(num, den, np.random.default_rng(0))
     assert value == pytest.approx(0.25)
@@ -55,13 +55,7 @@ def test_ratio_of_sums_and_bootstrap():
     # same seed, same error; constant per-event ratios have no spread
     assert ratio_of_sums(num, den, np.random.default_rng(0))[1] == err
     assert ratio_of_sums(den, den, np.random.default_rng(1))[1] == 0.0
-    # the bootstrap error of a mean approaches sigma / sqrt(n)
-    x = np.random.default_rng(2).normal(0, 1, 400)
-    _, e = event_bootstrap(np.mean, [x], np.random.default_rng(3), n_boot=400)
-    assert e == pytest.approx(1 / 20, rel=0.15)
-    assert np.isnan(event_bootstrap(np.mean, [x[:1]], np.random.default_rng(0))[1])
-    with pytest.raises(ValueError, match="one length"):
-        event_bootstrap(np.mean, [x, x[:3]], np.random.default_rng(0))
+    assert np.isnan(ratio_of_sums(num, 0 * den, np.random.default_rng(0))[0])
 
 
 @pytest.fixture(scope="module")
@@ -81,20 +75,31 @@ def _metrics(pf_res, mlpf_res):
             "PF+PUPPI": {"gauss_sigma_over_mean": 0.15, "gauss_sigma_over_mean_err": 0.01},
             "MLPF": {"gauss_sigma_over_mean": mlpf_res, "gauss_sigma_over_mean_err": 0.01},
             "MLPF+PU": {"gauss_sigma_over_mean": float("nan"), "gauss_sigma_over_mean_err": float("nan")}}
-    particles = {"PF": {"neutral hadron": {"n_gen": 100, "efficiency": 0.5, "n_reco": 50, "fake_rate": 0.4},
-                        "electron": {"n_gen": 10, "id_efficiency": 0.3}},
-                 "MLPF": {"neutral hadron": {"n_gen": 100, "efficiency": 0.6, "n_reco": 60, "fake_rate": 0.3},
-                          "electron": {"n_gen": 10, "id_efficiency": 0.0}}}
-    return {"jets_30_100": jets, "particles": particles}
+    def fraction(k, n):  # as evaluate writes it: the fraction and its binomial error
+        return {"value": k / n, "err": float(binomial_error(k, n))}
+
+    def entry(**fractions):
+        out = {}
+        for key, f in fractions.items():
+            out[key], out[f"{key}_err"] = f["value"], f["err"]
+        return out
+
+    particles = {"PF": {"neutral hadron": entry(efficiency=fraction(50, 100), fake_rate=fraction(20, 50)),
+                        "electron": entry(id_efficiency=fraction(3, 10))},
+                 "MLPF": {"neutral hadron": entry(efficiency=fraction(60, 100), fake_rate=fraction(18, 60)),
+                          "electron": entry(id_efficiency=fraction(0, 10))}}
+    met = {"PF": {"resolution_xy_gev": 14.0, "resolution_xy_gev_err": 0.5},
+           "MLPF": {"resolution_xy_gev": 20.0, "resolution_xy_gev_err": 1.0},
+           "MLPF+PU": {"resolution_xy_gev": 25.0, "resolution_xy_gev_err": float("nan")}}
+    return {"jets_30_100": jets, "met": met, "particles": particles}
 
 
 def test_scoreboard_table(scoreboard):
     sb = scoreboard
-    met = {"PF": sb.figure(14.0, 0.5), "MLPF": sb.figure(20.0, 1.0)}
     elements = {"calo_pt_counted_twice": {"PF": sb.figure(0.05, 0.004), "MLPF": sb.figure(0.02, 0.003)}}
     samples = {}
     for name, pileup, pf_res, mlpf_res in (("ttbar_nopu", "0", 0.09, 0.20), ("ttbar_pu", "55-75", 0.20, 0.22)):
-        figures = sb.sample_figures(_metrics(pf_res, mlpf_res), met, elements)
+        figures = sb.sample_figures(_metrics(pf_res, mlpf_res), elements)
         samples[name] = {"label": name.replace("_", " "), "events": 20, "jec": "self-calibrated",
                          "figures": figures, "ratios": sb.sample_ratios(figures, pileup)}
     results = {"samples": samples, "targets": sb.scoreboard_targets(samples)}
@@ -108,9 +113,11 @@ def test_scoreboard_table(scoreboard):
     # ratio MLPF / PF without pileup: 20/9 with errors added in quadrature
     r = 20 / 9 * np.hypot(1 / 20, 1 / 9)
     assert f"2.222 ± {r:.3f} (MLPF/PF)" in jet_row
-    # binomial error of 0.5 of 100 and the 1/n floor at an efficiency of 0
+    # errors as evaluate wrote them: MET (a NaN error is shown without one), binomial 0.5 of 100 and 0 of 10
+    met_row = next(line for line in lines if "MET x/y" in line)
+    assert met_row.split(" | ")[2:10] == ["–", "14.0 ± 0.5", "–", "–", "20.0 ± 1.0", "–", "–", "25.0"]
     assert "50.0 ± 5.0" in next(line for line in lines if "neutral hadron efficiency" in line)
-    assert "0.0 ± 10.0" in next(line for line in lines if "electron ID" in line)
+    assert "0.0 ± 9.5" in next(line for line in lines if "electron ID" in line)
     assert "5.00 ± 0.40" in next(line for line in lines if "counted twice" in line)
     targets = {(t["target"], t["sample"]): t for t in results["targets"]}
     assert targets[("jet resolution without pileup: MLPF ≤ PF", "ttbar_nopu")]["met"] is False

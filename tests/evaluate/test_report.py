@@ -1,6 +1,7 @@
 """dataset -> reconstruct (PF) -> derive-jec -> evaluate on a tiny sample."""
 
 import json
+import math
 
 import awkward as ak
 import pytest
@@ -46,6 +47,38 @@ def test_evaluate_report(sample):
     for plot in metrics["plots"]:
         assert (out / plot).stat().st_size > 10_000
         assert plot in report
+    # every MET and particle figure carries its error, in metrics.json and as 'value ± error' in report.md
+    for name, e in metrics["met"].items():
+        assert math.isfinite(e["resolution_xy_gev_err"]) and e["resolution_xy_gev_err"] > 0
+        row = next(line for line in report.splitlines() if line.startswith(f"| {name} | {e['mean']:.1f} |"))
+        assert f"{e['resolution_xy_gev']:.1f} ± {e['resolution_xy_gev_err']:.1f}" in row
+    ch = metrics["particles"]["PF"]["charged hadron"]
+    assert 0 < ch["efficiency_err"] < 0.5 and 0 < ch["id_efficiency_err"] < 0.5
+    row = next(line for line in report.splitlines() if line.startswith("| PF | charged hadron |"))
+    assert f"{100 * ch['efficiency']:.1f}% ± {100 * ch['efficiency_err']:.1f}%" in row
+    assert row.count("±") == 2 + ("fake_rate" in ch)
+
+
+def test_load_dataset_reads_only_the_first_events(sample, monkeypatch):
+    # evaluate's event display reads X this way: only the chunks (3 events each) that hold the first events
+    from colliderflow.dataset import read
+
+    events = read.load_dataset(sample / "ds", columns=["event"])
+    chunks_read = []
+    read_chunk = read._read_chunk
+
+    def counting_read_chunk(path, columns):
+        chunks_read.append(path)
+        return read_chunk(path, columns)
+
+    monkeypatch.setattr(read, "_read_chunk", counting_read_chunk)
+    for stop, n_chunks in ((2, 1), (3, 1), (4, 2), (10, 2)):
+        chunks_read.clear()
+        first = read.load_dataset(sample / "ds", columns=["event"], stop=stop)
+        assert ak.to_list(first.event.index) == ak.to_list(events.event.index[:stop])
+        assert len(chunks_read) == n_chunks
+    with pytest.raises(ValueError, match="stop must be >= 1"):
+        read.load_dataset(sample / "ds", stop=0)
 
 
 def test_evaluate_rejects_mismatched_reco(sample, tmp_path, capsys):
@@ -74,9 +107,9 @@ def test_mlpf_collections_and_corrections_missing_from_the_file(sample, element_
                  "--output", str(mlpf), "--pileup-threshold", "0.35", "--quiet"]) == 0
     # +PU: the pileup score below the threshold stored in the candidates' header
     from colliderflow.dataset.read import load_dataset
-    from colliderflow.evaluate.report import _collections
+    from colliderflow.evaluate.report import evaluated_collections
 
-    colls = _collections(load_dataset(sample / "ds", columns=["ytarget", "truth", "event"]), {"MLPF": mlpf})
+    colls = evaluated_collections(load_dataset(sample / "ds", columns=["ytarget", "truth", "event"]), {"MLPF": mlpf})
     pu_score = ak.flatten(load_candidates(mlpf).pu_score)
     assert ak.all(ak.flatten(colls["MLPF+PU"].weight) == (pu_score < 0.35))
     assert 0 < ak.sum(pu_score < 0.35) < ak.sum(pu_score < 0.5)

@@ -4,7 +4,7 @@ import pytest
 
 from colliderflow.physics.jets import cluster_jets, delta_r, match_jets
 from colliderflow.physics.matching import closest_within, match_closest
-from colliderflow.physics.met import met
+from colliderflow.physics.met import met, met_response_median, met_xy_resolution
 from colliderflow.physics.resolution import derive_jec, summarise_response
 
 
@@ -25,6 +25,43 @@ def test_met_closed_form():
     m, phi = met(ak.Array([[10.0, 10.0]]), ak.Array([[0.0, np.pi / 2]]))
     assert m[0] == pytest.approx(np.sqrt(200))
     assert phi[0] == pytest.approx(-3 * np.pi / 4)
+
+
+def _gaussian_met_residuals(n, sigma=10.0, seed=0):
+    return np.random.default_rng(seed).normal(0, sigma, (2, n))
+
+
+def test_met_xy_resolution_and_its_error():
+    # 16-84% half-width of a Gaussian: 0.9945 sigma; its standard error, from the quantile variance
+    # q(1-q) / (n f(x_q)^2) of the 2N pooled residuals (with the q16-q84 covariance): 0.68 sigma / sqrt(N)
+    dx, dy = _gaussian_met_residuals(1000)
+    value, err = met_xy_resolution(dx, dy, np.random.default_rng(0), n_boot=400)
+    assert value == pytest.approx(0.9945 * 10, rel=0.05)
+    assert err == pytest.approx(0.68 * 10 / np.sqrt(1000), rel=0.25)
+    # reproducible with the same seed
+    assert met_xy_resolution(dx, dy, np.random.default_rng(0), n_boot=400) == (value, err)
+    # 4x the events, half the error
+    dx4, dy4 = _gaussian_met_residuals(4000, seed=1)
+    _, err4 = met_xy_resolution(dx4, dy4, np.random.default_rng(0), n_boot=400)
+    assert err4 / err == pytest.approx(0.5, rel=0.25)
+
+
+def test_met_response_median_and_its_error():
+    # median of a Gaussian response N(0.9, 0.1): standard error sqrt(pi/2) 0.1 / sqrt(N)
+    rng = np.random.default_rng(5)
+    gen = np.full(1000, 50.0)
+    reco = gen * rng.normal(0.9, 0.1, 1000)
+    value, err = met_response_median(reco, gen, np.random.default_rng(0), n_boot=400)
+    assert value == pytest.approx(0.9, abs=0.01)
+    assert err == pytest.approx(np.sqrt(np.pi / 2) * 0.1 / np.sqrt(1000), rel=0.25)
+    assert met_response_median(reco, gen, np.random.default_rng(0), n_boot=400) == (value, err)
+    gen4 = np.full(4000, 50.0)
+    _, err4 = met_response_median(gen4 * rng.normal(0.9, 0.1, 4000), gen4, np.random.default_rng(0), n_boot=400)
+    assert err4 / err == pytest.approx(0.5, rel=0.25)
+    # events without true MET (gen <= 20 GeV) are left out; too few left: not measured
+    assert met_response_median(np.array([10.0, 5.0, 40.0]), np.array([10.0, 10.0, 50.0]), np.random.default_rng(0),
+                               min_events=1)[0] == pytest.approx(0.8)
+    assert np.isnan(met_response_median(reco[:9], gen[:9], np.random.default_rng(0))[0])
 
 
 def test_matching_is_unique_and_closest_first():

@@ -76,15 +76,27 @@ def _read_chunk(path: Path, columns: list[str] | None = None) -> ak.Array:
     return array
 
 
-def load_dataset(path: str | os.PathLike, columns: list[str] | None = None, validate: bool = False) -> ak.Array:
-    """All events of a dataset (directory or single chunk) as one awkward array."""
-    arrays = []
+def load_dataset(path: str | os.PathLike, columns: list[str] | None = None, validate: bool = False,
+                 stop: int | None = None) -> ak.Array:
+    """All events of a dataset (directory or single chunk) as one awkward array.
+
+    Args:
+        stop: read only the chunks holding the first ``stop`` events, and return those events
+            (all events if None).
+    """
+    if stop is not None and stop < 1:
+        raise ValueError(f"load_dataset: stop must be >= 1 (or None for all events), got {stop}")
+    arrays, n = [], 0
     for f in dataset_files(path):
+        if stop is not None and n >= stop:
+            break
         arr = _read_chunk(f, columns)
         if validate:
             validate_chunk(f, arr, fields=tuple(columns) if columns else TOP_FIELDS)
         arrays.append(arr)
-    return ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+        n += len(arr)
+    array = ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+    return array if stop is None else array[:stop]
 
 
 def inspect_dataset(path: str | os.PathLike) -> dict[str, Any]:

@@ -21,16 +21,17 @@ mitigation). Inputs are jagged awkward arrays, (events, elements) or (events, ca
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import awkward as ak
 import numpy as np
 
+from colliderflow.physics.uncertainty import event_bootstrap
 from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL
 from colliderflow.target.classes import NEUTRAL_HADRON
 
 __all__ = ["candidate_element_index", "untargeted_cluster_pt", "missed_target_pt", "target_pt_sum",
-           "event_bootstrap", "ratio_of_sums"]
+           "ratio_of_sums"]
 
 
 def _counts(jagged: ak.Array) -> np.ndarray:
@@ -115,35 +116,6 @@ def target_pt_sum(target_cls: ak.Array, target_pt: ak.Array, cls: int | None = N
     """Per-event pT sum (GeV) of the target particles (``cls > 0``), or of one class ``cls``; (events,)."""
     sel = target_cls > 0 if cls is None else target_cls == cls
     return ak.to_numpy(ak.sum(ak.where(sel, target_pt, 0.0), axis=1)).astype(np.float64)
-
-
-def event_bootstrap(statistic: Callable[..., float], per_event: Sequence[np.ndarray], rng: np.random.Generator,
-                    n_boot: int = 200) -> tuple[float, float]:
-    """A statistic of per-event arrays and its bootstrap standard error, resampling events.
-
-    Args:
-        statistic: function of the arrays (same order as ``per_event``) returning a number.
-        per_event: arrays whose first axis is the event, (events, ...), all of one length.
-        rng: the generator of the resampling (seed it for reproducible errors).
-        n_boot: number of bootstrap replicas.
-
-    Returns:
-        (statistic on all events, standard deviation over the replicas); NaN error for fewer than 2 events.
-    """
-    arrays = [np.asarray(a) for a in per_event]
-    n = len(arrays[0])
-    if any(len(a) != n for a in arrays):
-        raise ValueError(f"event_bootstrap: arrays of lengths {[len(a) for a in arrays]}, expected one length")
-    value = float(statistic(*arrays))
-    if n < 2:
-        return value, float("nan")
-    replicas = []
-    for _ in range(n_boot):
-        pick = rng.integers(0, n, n)
-        replicas.append(statistic(*(a[pick] for a in arrays)))
-    replicas = np.asarray(replicas, dtype=float)
-    replicas = replicas[np.isfinite(replicas)]
-    return value, float(np.std(replicas, ddof=1)) if len(replicas) > 1 else float("nan")
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> float:

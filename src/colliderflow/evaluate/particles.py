@@ -3,7 +3,8 @@
 Generator particles and candidates with pT > 1 GeV are matched uniquely within dR < 0.15,
 closest pair first. Efficiency of a generator type: matched fraction (and the fraction matched
 to a candidate of the same class: the identification efficiency). Fake rate of a candidate
-class: fraction of candidates of that class with no generator match.
+class: fraction of candidates of that class with no generator match. Every fraction comes
+with its binomial error.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import awkward as ak
 import numpy as np
 
 from colliderflow.physics.matching import match_closest
+from colliderflow.physics.uncertainty import binomial_error
 from colliderflow.target import classes as C
 
 __all__ = ["match_particles", "efficiency_fake"]
@@ -56,26 +58,36 @@ def _binned_fraction(values, passed, edges):
     k = np.histogram(values[passed], edges)[0]
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.where(n > 0, k / n, np.nan)
-        err = np.where(n > 0, np.sqrt(np.maximum(f * (1 - f), 1.0 / np.maximum(n, 1) ** 2) / np.maximum(n, 1)), np.nan)
-    return f, err, n
+    return f, binomial_error(k, n), n
+
+
+def _fraction(passed: np.ndarray) -> tuple[float, float]:
+    """Fraction of True in ``passed`` and its binomial error."""
+    k, n = int(passed.sum()), len(passed)
+    return k / n, float(binomial_error(k, n))
 
 
 def efficiency_fake(m: dict[str, np.ndarray], pt_edges: np.ndarray, eta_edges: np.ndarray) -> dict:
-    """Efficiencies and fake rates per type, integrated and versus pT and eta (binomial errors)."""
+    """Efficiencies and fake rates per type, integrated and versus pT and eta.
+
+    Every fraction carries its binomial error (:func:`colliderflow.physics.uncertainty.binomial_error`):
+    ``efficiency_err``, ``id_efficiency_err``, ``fake_rate_err`` and ``error`` in the binned entries.
+    """
     out = {}
     for code, name in TYPES.items():
         g = m["gen_cls"] == code
         r = m["reco_cls"] == code
         entry = {"n_gen": int(g.sum()), "n_reco": int(r.sum())}
         if g.any():
-            entry["efficiency"] = float(m["gen_matched"][g].mean())
-            entry["id_efficiency"] = float((m["gen_matched"][g] & (m["match_cls"][g] == code)).mean())
+            identified = m["gen_matched"][g] & (m["match_cls"][g] == code)
+            entry["efficiency"], entry["efficiency_err"] = _fraction(m["gen_matched"][g])
+            entry["id_efficiency"], entry["id_efficiency_err"] = _fraction(identified)
             for axis, edges in (("pt", pt_edges), ("eta", eta_edges)):
                 f, err, n = _binned_fraction(m[f"gen_{axis}"][g], m["gen_matched"][g], edges)
                 entry[f"efficiency_vs_{axis}"] = {"edges": edges.tolist(), "value": f.tolist(), "error": err.tolist(),
                                                   "n": n.tolist()}
         if r.any():
-            entry["fake_rate"] = float((~m["reco_matched"][r]).mean())
+            entry["fake_rate"], entry["fake_rate_err"] = _fraction(~m["reco_matched"][r])
             for axis, edges in (("pt", pt_edges), ("eta", eta_edges)):
                 f, err, n = _binned_fraction(m[f"reco_{axis}"][r], ~m["reco_matched"][r], edges)
                 entry[f"fake_vs_{axis}"] = {"edges": edges.tolist(), "value": f.tolist(), "error": err.tolist(),

@@ -17,17 +17,29 @@ from colliderflow.evaluate.collections import reco_collections, target_collectio
 from colliderflow.evaluate.displays import event_display
 from colliderflow.evaluate.jets import collection_jets, derive_corrections, jet_performance, matched_jets
 from colliderflow.evaluate.particles import TYPES, efficiency_fake, match_particles
-from colliderflow.physics.met import met
+from colliderflow.physics.met import met, met_response_median, met_xy_resolution
 from colliderflow.physics.resolution import JetCorrections, summarise_response
 from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, use_cms_style
 from colliderflow.reconstruct import iter_events, load_reconstruction, mlpf_pileup_threshold
 from colliderflow.target.validation import pileup_label
 from colliderflow.utils.atomic import atomic_write_text
 
-__all__ = ["evaluate", "derive_jec_file", "load_jec_file"]
+__all__ = ["evaluate", "evaluated_collections", "derive_jec_file", "load_jec_file"]
+
+#: event bootstrap of the MET errors: replicas and seed (a fresh generator per collection and figure)
+BOOTSTRAP = {"replicas": 200, "seed": 0}
 
 
-def _collections(data: ak.Array, recos: dict[str, str | os.PathLike]) -> dict[str, ak.Array]:
+def evaluated_collections(data: ak.Array, recos: dict[str, str | os.PathLike]) -> dict[str, ak.Array]:
+    """The collections ``evaluate`` compares, name -> (events, particles) awkward array.
+
+    ``target`` (from ``data.ytarget``) and, per reconstruction NAME (candidate directory or file
+    of ``recos``), NAME, NAME+CHS, NAME+PUPPI (and NAME+PU for MLPF, at the pileup-score threshold
+    stored with the candidates).
+
+    Raises:
+        ValueError: if a reconstruction holds another number of events than ``data``.
+    """
     colls = {"target": target_collection(data)}
     for name, path in recos.items():
         cands, header = load_reconstruction(path)
@@ -63,7 +75,7 @@ def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLi
     data = load_dataset(dataset, columns=["ytarget", "truth", "event"])
     gen_jets = collection_jets(truth_collection(data), radius, min_pt=10.0)
     out_corr = {}
-    for name, coll in _collections(data, recos).items():
+    for name, coll in evaluated_collections(data, recos).items():
         out_corr[name] = derive_corrections(matched_jets(collection_jets(coll, radius), gen_jets))
     atomic_write_text(out, json.dumps({"radius": radius, "dataset": str(dataset),
                                        "corrections": {k: v.to_json() for k, v in out_corr.items()}}) + "\n")
@@ -141,18 +153,22 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     corrections shipped for the dataset's detector card are used (R = 0.4). A collection missing
     from the corrections file is calibrated on the evaluated sample itself; the report names the
     source of each collection's corrections.
+
+    Every figure carries its statistical error: jets the Gaussian-fit and bootstrap errors of
+    :func:`~colliderflow.physics.resolution.summarise_response`, MET an event bootstrap
+    (:data:`BOOTSTRAP`), particles binomial errors.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_dataset(dataset, columns=["ytarget", "truth", "event"])
-    colls = _collections(data, recos)
+    colls = evaluated_collections(data, recos)
     truth = truth_collection(data)
     process = ", ".join(sorted(set(ak.to_list(data.event.process))))
     npu = ak.to_numpy(data.event.n_pu)
     title = f"{process}, {pileup_label(npu)}, {len(data)} ev"
     metrics: dict[str, Any] = {"dataset": str(dataset), "events": int(len(data)), "process": process,
                                "pileup": [int(npu.min()), int(npu.max())], "collections": list(colls),
-                               "jet_radius": radius}
+                               "jet_radius": radius, "bootstrap": dict(BOOTSTRAP)}
     plots = []
 
     # jets
@@ -200,12 +216,12 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     for name, c in colls.items():
         v, phi = met(c.pt, c.phi, c.weight)
         mets[name] = v
-        dx, dy = v * np.cos(phi) - gx, v * np.sin(phi) - gy
-        q = np.percentile(np.concatenate([dx, dy]), [16, 84])
-        entry = {"mean": float(v.mean()), "resolution_xy_gev": float((q[1] - q[0]) / 2)}
-        has_true = gmet > 20
-        if has_true.sum() >= 10:
-            entry["response_median"] = float(np.median(v[has_true] / gmet[has_true]))
+        entry = {"mean": float(v.mean())}
+        entry["resolution_xy_gev"], entry["resolution_xy_gev_err"] = met_xy_resolution(
+            v * np.cos(phi) - gx, v * np.sin(phi) - gy, _bootstrap_rng(), BOOTSTRAP["replicas"])
+        response, response_err = met_response_median(v, gmet, _bootstrap_rng(), n_boot=BOOTSTRAP["replicas"])
+        if np.isfinite(response):
+            entry["response_median"], entry["response_median_err"] = response, response_err
         metrics["met"][name] = entry
     top = max(float(np.percentile(np.concatenate(list(mets.values())), 99)), 30.0)
     plots.append(hist_ratio(mets, np.linspace(0, top, 30), r"$p_T^{miss}$ [GeV]", out / "met.png",
@@ -223,18 +239,22 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     plots.append(_plot_efficiency(effs, "fake", "pt", out / "particle_fake_pt.png", title))
     plots.append(_plot_efficiency(effs, "efficiency", "eta", out / "particle_efficiency_eta.png", title))
 
-    # event display
-    X = load_dataset(dataset, columns=["X"]).X[:display_events]
-    for i, x in enumerate(iter_events(X)):
-        panels = {"target": {k: ak.to_numpy(colls["target"][i][k]) for k in ("cls", "eta", "phi", "energy")}}
-        for name in recos:
-            panels[name] = {k: ak.to_numpy(colls[name][i][k]) for k in ("cls", "eta", "phi", "energy")}
-        plots.append(event_display(x, panels, out / f"event_display_{i}.png", title=f"{process}, event {i}"))
+    # event display: read only the chunks holding the displayed events (X of a sample with pileup is GBs)
+    if display_events > 0:
+        X = load_dataset(dataset, columns=["X"], stop=display_events).X
+        for i, x in enumerate(iter_events(X)):
+            panels = {name: {k: ak.to_numpy(colls[name][i][k]) for k in ("cls", "eta", "phi", "energy")}
+                      for name in ("target", *recos)}
+            plots.append(event_display(x, panels, out / f"event_display_{i}.png", title=f"{process}, event {i}"))
 
     metrics["plots"] = [p.name for p in plots]
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1, default=float) + "\n")
     atomic_write_text(out / "report.md", _markdown(metrics))
     return metrics
+
+
+def _bootstrap_rng() -> np.random.Generator:
+    return np.random.default_rng(BOOTSTRAP["seed"])
 
 
 def _jec_summary(sources: dict[str, str]) -> str:
@@ -251,10 +271,18 @@ def _jec_summary(sources: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
-def _fmt(x, pct=False):
+def _fmt(x, pct=False, decimals=3):
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "–"
-    return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+    return f"{100 * x:.1f}%" if pct else f"{x:.{decimals}f}"
+
+
+def _pm(x, err, pct=False, decimals=3):
+    """'value ± error' ('value' alone when the error is missing, '–' when the value is)."""
+    value = _fmt(x, pct, decimals)
+    if value == "–" or _fmt(err) == "–":
+        return value
+    return f"{value} ± {_fmt(err, pct, decimals)}"
 
 
 def _markdown(m: dict[str, Any]) -> str:
@@ -267,23 +295,30 @@ def _markdown(m: dict[str, Any]) -> str:
     for name, s in m["jets_30_100"].items():
         source = m["jec_sources"].get(name, "–")
         source = source if source in ("self-calibrated", "–") else Path(source).name
-        lines.append(f"| {name} | {s['n']} | {_fmt(s['median'])} | {_fmt(s['gauss_sigma_over_mean'], True)} ± "
-                     f"{_fmt(s['gauss_sigma_over_mean_err'], True)} | {_fmt(s['iqr_resolution'], True)} ± "
-                     f"{_fmt(s['iqr_resolution_err'], True)} | {source} |")
+        lines.append(f"| {name} | {s['n']} | {_fmt(s['median'])} | "
+                     f"{_pm(s['gauss_sigma_over_mean'], s['gauss_sigma_over_mean_err'], True)} | "
+                     f"{_pm(s['iqr_resolution'], s['iqr_resolution_err'], True)} | {source} |")
     lines += ["", "![jet resolution](jet_resolution.png)", "", "![raw jet resolution](jet_resolution_raw.png)", "",
               "![raw response](jet_response_raw.png)", "", "![jet pT](jet_pt.png)", "",
               "## Missing transverse momentum", "",
               "| collection | mean MET [GeV] | resolution of MET x,y vs gen [GeV] | median response (gen MET > 20) |",
               "|---|---|---|---|"]
     for name, e in m["met"].items():
-        lines.append(f"| {name} | {e['mean']:.1f} | {e['resolution_xy_gev']:.1f} | {_fmt(e.get('response_median'))} |")
-    lines += ["", "![MET](met.png)", "", "## Particles (pT > 1 GeV, unique ΔR < 0.15 matching)", "",
-              "| collection | type | gen | efficiency | ID efficiency | reco | fake rate |", "|---|---|---|---|---|---|---|"]
+        resolution = _pm(e["resolution_xy_gev"], e["resolution_xy_gev_err"], decimals=1)
+        lines.append(f"| {name} | {e['mean']:.1f} | {resolution} | "
+                     f"{_pm(e.get('response_median'), e.get('response_median_err'))} |")
+    boot = m["bootstrap"]
+    lines += ["", f"Errors: standard deviation of {boot['replicas']} event-bootstrap replicas (seed {boot['seed']}).",
+              "", "![MET](met.png)", "", "## Particles (pT > 1 GeV, unique ΔR < 0.15 matching)", "",
+              "Errors: binomial, sqrt(p(1 − p)/n) with p kept within [1/n, 1 − 1/n].", "",
+              "| collection | type | gen | efficiency | ID efficiency | reco | fake rate |",
+              "|---|---|---|---|---|---|---|"]
     for coll, effs in m["particles"].items():
         for tname, e in effs.items():
             if e["n_gen"] or e["n_reco"]:
-                lines.append(f"| {coll} | {tname} | {e['n_gen']} | {_fmt(e.get('efficiency'), True)} | "
-                             f"{_fmt(e.get('id_efficiency'), True)} | {e['n_reco']} | {_fmt(e.get('fake_rate'), True)} |")
+                eff, id_eff, fake = (_pm(e.get(k), e.get(f"{k}_err"), True)
+                                     for k in ("efficiency", "id_efficiency", "fake_rate"))
+                lines.append(f"| {coll} | {tname} | {e['n_gen']} | {eff} | {id_eff} | {e['n_reco']} | {fake} |")
     lines += ["", "![efficiency vs pT](particle_efficiency_pt.png)", "", "![fake rate vs pT](particle_fake_pt.png)", "",
               "![efficiency vs eta](particle_efficiency_eta.png)", "", "## Event display", ""]
     lines += [f"![display]({p})" for p in m["plots"] if p.startswith("event_display")]
