@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: install
 	@test -f $(DEMO)/pileup-pool.parquet || $(CF) pileup-pool --events 400 --seed 1 --jobs $(JOBS) --out $(DEMO)/pileup-pool.parquet
 	$(CF) dataset --process ttbar --events 40 --seed 1 --pileup 0 --jobs $(JOBS) --chunk-size 20 --out $(DEMO)/ttbar
-	$(CF) dataset --process ttbar --events 8 --seed 2 --pileup 55-75 --pileup-pool $(DEMO)/pileup-pool.parquet --jobs $(JOBS) --chunk-size 4 --out $(DEMO)/ttbar-pu
+	$(CF) dataset --process ttbar --events 40 --seed 2 --pileup 55-75 --pileup-pool $(DEMO)/pileup-pool.parquet --jobs $(JOBS) --chunk-size 10 --out $(DEMO)/ttbar-pu
 	$(CF) inspect $(DEMO)/ttbar
 	$(CF) inspect $(DEMO)/ttbar-pu
 	$(CF) validate-target $(DEMO)/ttbar-pu --out $(DEMO)/validate-target

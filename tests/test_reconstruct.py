@@ -60,7 +60,7 @@ def test_mlpf_pileup_threshold_defaults_to_inference_config():
     from colliderflow.mlpf.infer import InferenceConfig
 
     header = {"algo": "mlpf", "settings": {"model": "m.pt", "config": {"backend": "onnx"}}}
-    assert mlpf_pileup_threshold(header) == InferenceConfig().pileup_threshold == 0.5
+    assert mlpf_pileup_threshold(header) == InferenceConfig().pileup_threshold == 0.9
 
 
 def _rewrite_header(path, change):

@@ -32,14 +32,15 @@ class InferenceConfig:
     Attributes:
         backend: 'torch' or 'onnx'.
         binary_threshold: primary-element probability above which an element makes a candidate.
-        pileup_threshold: candidates with a pileup probability below this pass the pileup rejection.
+        pileup_threshold: candidates with a pileup probability below this pass the pileup rejection
+            (0.9: chosen for the shipped cms-like model on validation events, bench/mlpf_thresholds.py).
         batch_elements: padded elements per inference batch.
         num_threads: CPU threads (0: library default).
     """
 
     backend: str = "torch"
     binary_threshold: float = 0.5
-    pileup_threshold: float = 0.5
+    pileup_threshold: float = 0.9
     batch_elements: int = 20000
     num_threads: int = 0
 
