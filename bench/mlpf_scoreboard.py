@@ -318,8 +318,8 @@ def _run(argv: list[str]) -> None:
 class Workspace:
     """The work directory: pools, datasets, candidates (pf/, mlpf/), corrections and reports (eval/)."""
 
-    def __init__(self, root: Path, scale: float, jobs: int) -> None:
-        self.root, self.scale, self.jobs = root, scale, jobs
+    def __init__(self, root: Path, scale: float, jobs: int, mlpf_options: tuple[str, ...] = ()) -> None:
+        self.root, self.scale, self.jobs, self.mlpf_options = root, scale, jobs, list(mlpf_options)
         root.mkdir(parents=True, exist_ok=True)
 
     def pool(self, sqrt_s: float) -> Path:
@@ -348,7 +348,7 @@ class Workspace:
               "--jobs", str(self.jobs), "--quiet"])
         if model is None:
             return recos
-        _run(["reconstruct", "--algo", "mlpf", "--model", str(model), "--input", str(dataset),
+        _run(["reconstruct", "--algo", "mlpf", "--model", str(model), *self.mlpf_options, "--input", str(dataset),
               "--output", str(recos["MLPF"]), "--jobs", str(self.jobs), "--quiet"])
         return recos
 
@@ -364,11 +364,12 @@ def prepare(work: Path, scale: float, jobs: int) -> None:
         ws.reconstruct(ws.dataset(s), None)
 
 
-def run_scoreboard(work: Path, model: Path, scale: float, jobs: int) -> dict:
+def run_scoreboard(work: Path, model: Path, scale: float, jobs: int, thresholds: dict[str, float]) -> dict:
     """Build, reconstruct, calibrate and evaluate every sample; the results dictionary."""
     from colliderflow.evaluate.report import BOOTSTRAP
 
-    ws = Workspace(work, scale, jobs)
+    options = tuple(f"--{k.replace('_', '-')}={v}" for k, v in sorted(thresholds.items()))
+    ws = Workspace(work, scale, jobs, options)
     jec = {}
     for sqrt_s, s in JEC_SAMPLES.items():
         ds = ws.dataset(s)
@@ -400,7 +401,9 @@ def run_scoreboard(work: Path, model: Path, scale: float, jobs: int) -> dict:
 def markdown(results: dict) -> str:
     return "\n".join([
         "## MLPF scoreboard (bench/mlpf_scoreboard.py)", "",
-        f"Model `{results['mlpf_model']}`, event counts × {results['scale']:g}. Held-out samples (seeds 601–604, "
+        f"Model `{results['mlpf_model']}` (thresholds: primary element {results.get('thresholds', {}).get('binary_threshold', 0.5):g}, "
+        f"pileup {results.get('thresholds', {}).get('pileup_threshold', 0.5):g}, chosen on validation events), "
+        f"event counts × {results['scale']:g}. Held-out samples (seeds 601–604, "
         "min-bias pools seed 6), disjoint from every training and validation seed. Jet energy corrections for every "
         "collection from QCD with 55–75 pileup (seeds 605 at 14 TeV, 606 at 13.6 TeV); the sample without pileup is "
         "self-calibrated, since corrections derived with pileup subtract a pileup offset it does not have.", "",
@@ -424,6 +427,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, required=True, help="work directory (datasets and candidates are reused)")
     ap.add_argument("--mlpf", type=Path, help="MLPF model (.pt or .onnx); required unless --prepare")
+    ap.add_argument("--binary-threshold", type=float, default=0.5,
+                    help="MLPF primary-element threshold, chosen on validation events (bench/mlpf_thresholds.py)")
+    ap.add_argument("--pileup-threshold", type=float, default=0.5,
+                    help="MLPF pileup-score threshold of MLPF+PU, chosen on validation events")
     ap.add_argument("--prepare", action="store_true",
                     help="only build the samples and their PF reconstructions (no model needed), then stop")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every event count (default: 1)")
@@ -439,7 +446,9 @@ def main() -> None:
     if args.mlpf is None or not args.mlpf.is_file():
         ap.error(f"--mlpf {args.mlpf}: no such model file")
     work, model = args.work.resolve(), args.mlpf.resolve()
-    results = run_scoreboard(work, model, args.scale, args.jobs)
+    thresholds = {"binary_threshold": args.binary_threshold, "pileup_threshold": args.pileup_threshold}
+    results = run_scoreboard(work, model, args.scale, args.jobs, thresholds)
+    results["thresholds"] = thresholds
     if model.is_relative_to(ROOT.resolve()):
         results["mlpf_model"] = str(model.relative_to(ROOT.resolve()))
     from colliderflow.utils.atomic import atomic_write_text
