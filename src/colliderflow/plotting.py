@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from colliderflow.utils.atomic import atomic_path  # noqa: E402
 
-__all__ = ["hist_ratio", "hist2d", "save", "log_pt_axis", "use_cms_style", "LABEL"]
+__all__ = ["hist_ratio", "hist2d", "save", "log_pt_axis", "use_cms_style", "series_style", "LABEL"]
 
 LABEL = "colliderflow simulation"
 
@@ -22,6 +22,22 @@ LABEL = "colliderflow simulation"
 def use_cms_style() -> None:
     """Switch matplotlib to the CMS style of mplhep (every report plot uses it)."""
     plt.style.use(hep.style.CMS)
+
+
+#: twelve distinguishable colours (Okabe-Ito and Tableau), so that up to twelve series never share one
+_COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C564B",
+            "#7F7F7F", "#BCBD22", "#17BECF", "#9467BD")
+
+
+def series_style(index: int, name: str) -> dict:
+    """Colour, line style and marker of the ``index``-th series named ``name`` in a plot.
+
+    Every series gets its own colour; MLPF collections are dashed with square markers, so that
+    PF and MLPF variants (+CHS, +PUPPI) read apart even in grey.
+    """
+    mlpf = name.upper().startswith("MLPF")
+    return {"color": _COLOURS[index % len(_COLOURS)], "linestyle": "--" if mlpf else "-",
+            "marker": "s" if mlpf else "o"}
 
 
 def log_pt_axis(ax, ticks=(1, 2, 5, 10, 20, 30, 50, 100, 200, 500, 1000, 2000)) -> None:
@@ -61,6 +77,7 @@ def hist_ratio(samples: dict[str, np.ndarray], bins: np.ndarray, xlabel: str, pa
         fig, ax = plt.subplots(figsize=(9, 7))
         rax = None
     counts = {}
+    styles = {name: series_style(i, name) for i, name in enumerate(samples)}
     for name, values in samples.items():
         w = None if weights is None else weights.get(name)
         h, _ = np.histogram(values, bins=bins, weights=w)
@@ -69,7 +86,8 @@ def hist_ratio(samples: dict[str, np.ndarray], bins: np.ndarray, xlabel: str, pa
             norm = h.sum() * np.diff(bins)
             h, h2 = h / np.where(norm > 0, norm, 1), h2 / np.where(norm > 0, norm, 1) ** 2
         counts[name] = (h, np.sqrt(h2))
-        hep.histplot(h, bins, ax=ax, label=name, yerr=np.sqrt(h2))
+        hep.histplot(h, bins, ax=ax, label=name, yerr=np.sqrt(h2), color=styles[name]["color"],
+                     linestyle=styles[name]["linestyle"])
     ref, ref_err = counts[reference]
     for name, (h, err) in counts.items():
         if name == reference:
@@ -77,7 +95,8 @@ def hist_ratio(samples: dict[str, np.ndarray], bins: np.ndarray, xlabel: str, pa
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.where(ref > 0, h / ref, np.nan)
             rerr = np.where(ref > 0, err / ref, np.nan)
-        hep.histplot(r, bins, ax=rax, yerr=rerr, label=name, histtype="errorbar", markersize=4)
+        hep.histplot(r, bins, ax=rax, yerr=rerr, label=name, histtype="errorbar", markersize=4,
+                     color=styles[name]["color"], marker=styles[name]["marker"])
     if rax is not None:
         rax.axhline(1.0, color="gray", ls="--")
         rax.set_ylim(0.5, 1.5)

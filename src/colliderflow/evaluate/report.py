@@ -19,7 +19,7 @@ from colliderflow.evaluate.jets import collection_jets, derive_corrections, jet_
 from colliderflow.evaluate.particles import TYPES, efficiency_fake, match_particles
 from colliderflow.physics.met import met, met_response_median, met_xy_resolution
 from colliderflow.physics.resolution import JetCorrections, summarise_response
-from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, use_cms_style
+from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, series_style, use_cms_style
 from colliderflow.reconstruct import iter_events, load_reconstruction, mlpf_pileup_threshold
 from colliderflow.target.validation import pileup_label
 from colliderflow.utils.atomic import atomic_write_text
@@ -85,7 +85,8 @@ def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLi
 def _plot_resolution(perf: dict[str, dict], key: str, path: Path, title: str) -> Path:
     use_cms_style()
     fig, axes = plt.subplots(2, 1, figsize=(9, 10), sharex=True)
-    for name, p in perf.items():
+    for i, (name, p) in enumerate(perf.items()):
+        style = series_style(i, name)
         bins = p[key]
         x = np.array([np.sqrt(b["lo"] * b["hi"]) for b in bins])
         for ax, field, err in ((axes[0], "gauss_sigma_over_mean", "gauss_sigma_over_mean_err"),
@@ -93,8 +94,8 @@ def _plot_resolution(perf: dict[str, dict], key: str, path: Path, title: str) ->
             y = np.array([b.get(field, np.nan) for b in bins], dtype=float)
             e = np.array([b.get(err, np.nan) for b in bins], dtype=float)
             ok = np.isfinite(y)
-            ax.errorbar(x[ok], y[ok], yerr=np.where(np.isfinite(e[ok]), e[ok], 0), marker="o", ms=4, label=name,
-                        capsize=2)
+            ax.errorbar(x[ok], y[ok], yerr=np.where(np.isfinite(e[ok]), e[ok], 0), ms=4, label=name, capsize=2,
+                        **style)
     axes[0].set_ylabel(r"Gaussian $\sigma/\mu$")
     axes[1].set_ylabel(r"IQR/(1.349 median)")
     axes[1].set_xlabel("gen jet $p_T$ [GeV]")
