@@ -138,7 +138,7 @@ def _evaluate_snapshot(path: Path, samples: dict, configs: dict | None = None) -
     return result
 
 
-def _plot(results: dict, reference: dict, path: Path) -> None:
+def _plot(results: dict, reference: dict, path: Path, offsets: dict[str, float]) -> None:
     import matplotlib.pyplot as plt
 
     from colliderflow.plotting import LABEL, save, use_cms_style
@@ -156,7 +156,7 @@ def _plot(results: dict, reference: dict, path: Path) -> None:
                ("pu", "PF+PUPPI"))]
     for ax, ylabel, title, get, ref in panels:
         for run, snaps in results.items():
-            pts = sorted((s["cpu_seconds"] / 3600, *get(s)) for s in snaps.values())
+            pts = sorted((s["cpu_seconds"] / 3600 + offsets.get(run, 0.0), *get(s)) for s in snaps.values())
             if pts:
                 xs, ys, es = zip(*pts)
                 ax.errorbar(xs, ys, yerr=es, fmt="o-", capsize=2, label=run)
@@ -187,6 +187,8 @@ def main() -> None:
     ap.add_argument("--max-cpu-hours", type=float, default=None,
                     help="skip snapshots beyond this training CPU time (equal-CPU-time comparisons)")
     ap.add_argument("--work", type=Path, default=Path("data/lc"), help="where PF reconstructions are kept")
+    ap.add_argument("--cpu-offset", action="append", default=[], metavar="RUN=HOURS",
+                    help="add HOURS to the CPU axis of run RUN (a run started from another run's model)")
     ap.add_argument("--reference-model", metavar="[LABEL=]MODEL",
                     help="also evaluate this trained model and show it as a horizontal line (kept in the JSON)")
     args = ap.parse_args()
@@ -232,7 +234,11 @@ def main() -> None:
                   f"PU+PUPPI {100 * entry['pu']['jets']['MLPF+PUPPI']['value']:.1f}%", flush=True)
             write_result("mlpf_learning_curves", {**setup, "reference": reference, "runs": results})
     write_result("mlpf_learning_curves", {**setup, "reference": reference, "runs": results})
-    _plot(results, reference, FIGURE)
+    offsets = {}
+    for item in args.cpu_offset:
+        run, _, hours = item.partition("=")
+        offsets[run] = float(hours)
+    _plot(results, reference, FIGURE, offsets)
     lines = ["## MLPF learning curves (validation samples, never the scoreboard's)", "",
              f"Validation: {args.nopu_events} ttbar events without pileup (seed 401) and {args.pu_events} with "
              "55-75 pileup (seed 402); jets self-calibrated, gen jets 30-100 GeV, |η| < 2.5.", "",
@@ -241,7 +247,7 @@ def main() -> None:
     for run, snaps in results.items():
         for s in sorted(snaps.values(), key=lambda s: s["step"]):
             j0, j1 = s["nopu"]["jets"]["MLPF"], s["pu"]["jets"]["MLPF+PUPPI"]
-            lines.append(f"| {run} | {s['step']} | {s['events']} | {s['cpu_seconds'] / 3600:.2f} | "
+            lines.append(f"| {run} | {s['step']} | {s['events']} | {s['cpu_seconds'] / 3600 + offsets.get(run, 0.0):.2f} | "
                          f"{s['pu']['loss']['total']:.3f} | {s['nopu']['ecal_auc']:.3f} | {s['nopu']['hcal_auc']:.3f} | "
                          f"{100 * j0['value']:.1f} ± {100 * j0['error']:.1f}% | "
                          f"{100 * j1['value']:.1f} ± {100 * j1['error']:.1f}% |")
