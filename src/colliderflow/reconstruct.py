@@ -66,12 +66,17 @@ def _pf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray
     return lambda events: [reconstruct_event(x, calib, config) for x in events]
 
 
+def _mlpf_pileup_config(settings: dict[str, Any]) -> MLPFPileupConfig:
+    """The pileup-mitigation settings applied to MLPF candidates (PF's defaults where not given)."""
+    return from_dict(MLPFPileupConfig, settings.get(_MLPF_PILEUP_KEY, {}), where=f"mlpf {_MLPF_PILEUP_KEY}")
+
+
 def _mlpf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray]]], list[dict[str, np.ndarray]]]:
     from colliderflow.mlpf.infer import InferenceConfig, Predictor
 
     predictor = Predictor(settings["model"], from_dict(InferenceConfig, settings.get("config", {}),
                                                        where="mlpf config"))
-    pileup = from_dict(MLPFPileupConfig, settings.get(_MLPF_PILEUP_KEY, {}), where=f"mlpf {_MLPF_PILEUP_KEY}")
+    pileup = _mlpf_pileup_config(settings)
 
     def run(events: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
         return [mitigate_pileup(x, c, pileup.vertex, pileup.puppi)
@@ -88,7 +93,7 @@ def _resolve_settings(algo: str, settings: dict[str, Any]) -> dict[str, Any]:
     """``settings`` as stored in the output headers: MLPF gets its full pileup-mitigation settings."""
     if algo != "mlpf":
         return settings
-    pileup = from_dict(MLPFPileupConfig, settings.get(_MLPF_PILEUP_KEY, {}), where=f"mlpf {_MLPF_PILEUP_KEY}")
+    pileup = _mlpf_pileup_config(settings)
     return {**settings, _MLPF_PILEUP_KEY: to_dict(pileup)}
 
 

@@ -44,3 +44,8 @@ def test_mlpf_collections_use_the_pileup_score_with_the_given_threshold(cands, t
     for c in colls.values():
         assert c.fields == ["cls", "charge", "pt", "eta", "phi", "energy", "weight"]
         assert np.array_equal(ak.to_numpy(ak.flatten(c.energy)), [10.1, 3.0, 19.0])
+
+
+def test_mlpf_collections_need_the_threshold_used_at_reconstruction(cands):
+    with pytest.raises(ValueError, match="pileup_threshold"):
+        reco_collections("MLPF", cands, "mlpf")

@@ -47,14 +47,18 @@ def target_collection(data: ak.Array, remove_pileup: bool = True, pu_threshold: 
 
 
 def reco_collections(name: str, cands: ak.Array, algo: str = "pf",
-                     pileup_threshold: float = 0.5) -> dict[str, ak.Array]:
+                     pileup_threshold: float | None = None) -> dict[str, ak.Array]:
     """The collections of one reconstruction, as in section 6.2 of the CMS MLPF paper.
 
     ``name``: all candidates; ``name+CHS``: without charged candidates from pileup vertices;
     ``name+PUPPI``: weighted by PUPPI. MLPF adds ``name+PU``: the MLPF per-particle pileup
-    rejection, candidates whose ``pu_score`` is below ``pileup_threshold`` (the one used at
-    reconstruction, ``colliderflow.reconstruct.mlpf_pileup_threshold``).
+    rejection, candidates whose ``pu_score`` is below ``pileup_threshold``: the one used at
+    reconstruction (``colliderflow.reconstruct.mlpf_pileup_threshold``), required for MLPF so
+    that no second default can disagree with it.
     """
+    if algo == "mlpf" and pileup_threshold is None:
+        raise ValueError(f"reco_collections: {name}: MLPF candidates need the pileup_threshold they were "
+                         "reconstructed with")
     base = dict(cls=cands.cls, charge=cands.charge, pt=cands.pt, eta=cands.eta, phi=cands.phi,
                 energy=cands.energy)
     out = {name: _collection(**base),

@@ -47,7 +47,7 @@ def evaluated_collections(data: ak.Array, recos: dict[str, str | os.PathLike]) -
             raise ValueError(f"{path}: {len(cands)} events of candidates for a dataset of {len(data)} events; "
                              "reconstruct the same dataset")
         algo = header.get("algo", "pf")
-        threshold = mlpf_pileup_threshold(header) if algo == "mlpf" else 0.5
+        threshold = mlpf_pileup_threshold(header) if algo == "mlpf" else None
         colls.update(reco_collections(name, cands, algo, pileup_threshold=threshold))
     return colls
 

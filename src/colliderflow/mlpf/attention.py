@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from colliderflow.simulate.elements import ELEMENT_TRACK
+
 __all__ = ["N_ORDERS", "PAIR_FEATURES", "calo_positions", "serialization_key", "window_partition",
            "pair_features", "PairBias", "DenseAttention", "WindowAttention", "window_layout"]
 
@@ -60,7 +62,7 @@ def calo_positions(X: Tensor, eta_ecal: int, phi_ecal: int) -> tuple[Tensor, Ten
     """
     eta, phi = X[..., 2], X[..., 3]
     e_ecal, p_ecal = X[..., eta_ecal], X[..., phi_ecal]
-    use = (X[..., 0] == 1) & ((e_ecal != 0) | (p_ecal != 0))
+    use = (X[..., 0] == ELEMENT_TRACK) & ((e_ecal != 0) | (p_ecal != 0))
     return torch.where(use, e_ecal, eta), torch.where(use, p_ecal, phi)
 
 
