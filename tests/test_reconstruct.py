@@ -33,7 +33,10 @@ def test_mlpf_candidates_get_pf_vertices_chs_and_puppi(pu_dataset, element_predi
     assert s["chunks_built"] == 2
     pf, pf_header = load_reconstruction(tmp_path / "pf")
     mlpf, header = load_reconstruction(tmp_path / "mlpf")
-    assert pf_header["settings"] == PF  # PF headers are as before
+    # PF headers hold every resolved setting, so output made with other defaults is never reused
+    from colliderflow.pf.reconstruct import PFRecoConfig
+
+    assert pf_header["settings"] == {**PF, "config": to_dict(PFRecoConfig())}
     assert header["algo"] == "mlpf" and header["settings"]["pileup"] == to_dict(MLPFPileupConfig())
     assert mlpf_pileup_threshold(header) == 0.35
     n_pu = 0

@@ -90,7 +90,14 @@ _FACTORIES = {"pf": _pf_factory, "mlpf": _mlpf_factory}
 
 
 def _resolve_settings(algo: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """``settings`` as stored in the output headers: MLPF gets its full pileup-mitigation settings."""
+    """``settings`` as stored in the output headers, with every default resolved, so that output
+    made with other defaults (an older version) is never reused: PF gets its full
+    ``PFRecoConfig``, MLPF its full pileup-mitigation settings."""
+    if algo == "pf":
+        from colliderflow.pf.reconstruct import PFRecoConfig
+
+        config = from_dict(PFRecoConfig, settings.get("config", {}), where="pf config")
+        return {**settings, "config": to_dict(config)}
     if algo != "mlpf":
         return settings
     pileup = _mlpf_pileup_config(settings)

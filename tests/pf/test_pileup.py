@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from colliderflow.pf.pileup import PuppiConfig, VertexConfig, associate, find_vertices, mitigate_pileup, puppi_weights
+from colliderflow.pf.pileup import (PuppiConfig, PuppiRegion, VertexConfig, associate, find_vertices, mitigate_pileup,
+                                    puppi_weights)
 
 
 def test_vertices_and_association():
@@ -95,7 +96,7 @@ def _former_pf_code(x, cands, vertex_config, puppi_config):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_mitigate_pileup_is_the_former_pf_code(seed):
     rng = np.random.default_rng(seed)
-    x, cands = _event(rng, [0.3, -4.0, 2.2, 7.5, -1.1], [40, 15, 12, 10, 8], 120)
+    x, cands = _event(rng, [0.3, -4.0, 2.2, 7.5, -1.1], [40, 30, 25, 20, 15], 120)
     before = {k: v.copy() for k, v in cands.items()}
     got = mitigate_pileup(x, cands, VertexConfig(), PuppiConfig())
     want = _former_pf_code(x, cands, VertexConfig(), PuppiConfig())
@@ -128,3 +129,60 @@ def test_mitigate_pileup_on_a_hand_made_event():
     assert out["vertex"].tolist() == [0, 0, 0, 0, 0, 1, 1, 1, -1, -1, -1, -1]
     assert out["chs"].tolist() == [True] * 5 + [False] * 3 + [True] * 4
     assert out["puppi_weight"][:9].tolist() == [1.0] * 5 + [0.0] * 3 + [1.0]
+
+
+def _pileup_event(rng, n_pu=400):
+    """Soft charged pileup (vertex 1) over |eta| < 2.4 and soft neutral pileup over 2.5 < |eta| < 5."""
+    pu = _cands([1] * n_pu, [1] * n_pu, rng.exponential(0.7, n_pu) + 0.3, rng.uniform(-2.4, 2.4, n_pu),
+                rng.uniform(-np.pi, np.pi, n_pu), [1] * n_pu)
+    fwd = _cands([2] * n_pu, [0] * n_pu, rng.exponential(0.7, n_pu) + 0.3,
+                 rng.choice([-1, 1], n_pu) * rng.uniform(2.5, 5.0, n_pu), rng.uniform(-np.pi, np.pi, n_pu), [-1] * n_pu)
+    return {k: np.concatenate([pu[k], fwd[k]]) for k in pu}
+
+
+def test_puppi_forward_region_extrapolates_the_charged_reference():
+    rng = np.random.default_rng(3)
+    event = _pileup_event(rng)
+    # a forward jet: a hard neutral core with hard neutral neighbours, at eta = 4
+    jet = _cands([2] * 4, [0] * 4, [30.0, 20.0, 15.0, 10.0], 4.0 + rng.normal(0, 0.1, 4), rng.normal(0, 0.1, 4),
+                 [-1] * 4)
+    cands = {k: np.concatenate([event[k], jet[k]]) for k in event}
+    no_cut = tuple(PuppiRegion(r.eta_max, r.use_charged, 0.0, 0.0, r.median_scale) for r in PuppiConfig().regions)
+    w = puppi_weights(cands, n_vertices=40, config=PuppiConfig(regions=no_cut))
+    fwd_pu = (np.abs(cands["eta"]) > 3) & (np.arange(len(w)) < len(event["pt"]))
+    assert w[-4:].min() > 0.5 and w[-4:].mean() > 0.85  # the forward jet stays
+    assert w[fwd_pu].mean() < 0.2                  # forward pileup mostly goes
+    # a larger median scale in HF can only lower the weights there
+    higher = tuple(PuppiRegion(r.eta_max, r.use_charged, 0.0, 0.0, r.median_scale * (1.3 if r.eta_max > 3 else 1))
+                   for r in PuppiConfig().regions)
+    w2 = puppi_weights(cands, n_vertices=40, config=PuppiConfig(regions=higher))
+    hf = np.abs(cands["eta"]) > 3
+    assert (w2[hf] <= w[hf] + 1e-6).all() and (w2[hf] < w[hf]).any()
+    assert np.array_equal(w2[~hf], w[~hf])
+
+
+def test_puppi_pt_cut_and_hard_neutral_protection():
+    rng = np.random.default_rng(4)
+    event = _pileup_event(rng)
+    # a jet of charged particles from the primary vertex, and isolated neutrals in the barrel: a soft
+    # one, one below and one above neutral_pt_max
+    jet = _cands([1] * 8, [1] * 8, [20.0] * 8, rng.normal(0, 0.05, 8), rng.normal(0, 0.05, 8), [0] * 8)
+    iso = _cands([2] * 3, [0] * 3, [0.5, 30.0, 60.0], [1.0, -1.0, 1.5], [3.0, 3.0, 1.5], [-1] * 3)
+    cands = {k: np.concatenate([event[k], jet[k], iso[k]]) for k in event}
+    w = puppi_weights(cands, n_vertices=40, config=PuppiConfig(neutral_pt_max=40.0))
+    assert w[-3] == 0.0          # below the pT cut 0.2 + 0.05 * 40 GeV
+    assert w[-2] < 1.0           # isolated among pileup: no protection below 40 GeV
+    assert w[-1] == 1.0          # protected
+
+
+@pytest.mark.parametrize("bad", [
+    dict(regions=(PuppiRegion(3.0, False, 1.0, 0.0), PuppiRegion(2.5, True, 1.0, 0.0))),
+    dict(regions=()),
+    dict(r_min=0.5),
+    dict(min_reference=1),
+])
+def test_puppi_config_is_checked(bad):
+    with pytest.raises(ValueError):
+        PuppiConfig(**bad)
+    with pytest.raises(ValueError):
+        PuppiRegion(2.5, True, ptcut=-1.0, ptcut_slope=0.0)

@@ -4,13 +4,15 @@ Vertices: tracks sorted in z0 are split where consecutive tracks are further apa
 ``gap``; groups of at least ``min_tracks`` tracks are vertices (z = inverse-variance mean); the
 primary vertex is the one with the largest sum of track pT^2.
 
-PUPPI (Bertolini, Harris, Low, Tran, JHEP 10 (2014) 059): for each particle,
-alpha_i = log sum_j (pT_j / dR_ij)^2 over neighbours j within dR < R0, using charged particles
-from the primary vertex inside the tracker and all particles outside. The median and RMS of
-alpha for charged pileup particles (all particles in the forward region) set
-chi2_i = (alpha_i - median)^2 / RMS^2 (0 below the median), and the weight is the chi2
-cumulative distribution with one degree of freedom. Charged particles get weight 1 (primary
-vertex) or 0 (pileup vertex).
+PUPPI (Bertolini, Harris, Low, Tran, JHEP 10 (2014) 059), with the structure of the CMS tune
+(JINST 15 (2020) P09018): for each particle, alpha_i = log sum_j (pT_j / dR_ij)^2 over neighbours
+j within dR < R0: charged particles from the primary vertex (alpha_C) inside the tracker, all
+particles (alpha_F) beyond it. The reference median and RMS of alpha come from charged pileup
+particles: of alpha_C inside the tracker, of alpha_F at |eta| < 2 extrapolated to each forward
+region by its scale factors. chi2_i = (alpha_i - median)^2 / RMS^2 above the median (0 below),
+and the weight is the chi2 cumulative distribution with one degree of freedom. Per region,
+neutrals with weighted pT below A + B * N_vertices are dropped; neutrals above
+``neutral_pt_max`` are kept. Charged particles get weight 1 (primary vertex) or 0 (pileup vertex).
 
 :func:`mitigate_pileup` runs the whole chain on an event's candidates, from any reconstruction
 (PF, or MLPF as in section 6.2 of the CMS MLPF paper: MLPF+CHS and MLPF+PUPPI).
@@ -26,7 +28,8 @@ from scipy.stats import chi2
 from colliderflow.physics.neighbours import delta_r, pairs_within
 from colliderflow.simulate.elements import ELEMENT_TRACK
 
-__all__ = ["VertexConfig", "PuppiConfig", "find_vertices", "associate", "puppi_weights", "mitigate_pileup"]
+__all__ = ["VertexConfig", "PuppiRegion", "PuppiConfig", "DEFAULT_REGIONS", "find_vertices", "associate", "associate_candidates",
+           "puppi_weights", "mitigate_pileup"]
 
 
 @dataclass(frozen=True)
@@ -54,27 +57,77 @@ class VertexConfig:
 
 
 @dataclass(frozen=True)
+class PuppiRegion:
+    """One |eta| region of PUPPI, after the structure of the CMS tune (JINST 15 (2020) P09018, table 1).
+
+    Attributes:
+        eta_max: upper |eta| edge; the lower edge is the previous region's (0 for the first), and
+            the last region takes every larger |eta|.
+        use_charged: the local shape alpha sums over charged particles from the primary vertex
+            (alpha_C, inside the tracker) instead of over all particles (alpha_F).
+        ptcut, ptcut_slope: neutrals with weighted pT below ptcut + ptcut_slope * N_vertices get
+            weight 0, GeV.
+        median_scale, rms_scale: factors on the reference median and RMS of alpha; for alpha_F
+            regions they carry the reference of charged pileup particles at |eta| <
+            ``PuppiConfig.reference_eta_max`` out to the region (CMS: MedEtaSF, RMSEtaSF).
+    """
+
+    eta_max: float
+    use_charged: bool
+    ptcut: float
+    ptcut_slope: float
+    median_scale: float = 1.0
+    rms_scale: float = 1.0
+
+    def __post_init__(self):
+        if not (self.eta_max > 0 and self.ptcut >= 0 and self.ptcut_slope >= 0 and self.median_scale > 0
+                and self.rms_scale > 0):
+            raise ValueError(f"PUPPI region needs eta_max > 0, ptcut and ptcut_slope >= 0, positive scales: {self}")
+
+
+#: the default regions: barrel+endcap inside the tracker, endcap beyond it, and HF (CMS tune's
+#: structure); cuts and scales tuned on the tuning samples of bench/puppi_tune.py (seeds 701-703),
+#: never on the evaluation samples (docs/pf.md, "PUPPI tune")
+DEFAULT_REGIONS = (
+    PuppiRegion(eta_max=2.5, use_charged=True, ptcut=0.2, ptcut_slope=0.05),
+    PuppiRegion(eta_max=3.0, use_charged=False, ptcut=0.5, ptcut_slope=0.12, median_scale=1.3),
+    PuppiRegion(eta_max=5.0, use_charged=False, ptcut=0.5, ptcut_slope=0.12, median_scale=1.6),
+)
+
+
+@dataclass(frozen=True)
 class PuppiConfig:
     """PUPPI parameters.
 
     Attributes:
         r0, r_min: cone for the local shape variable, and the smallest dR counted.
-        tracker_eta: boundary between the central and forward treatments.
         weight_min: weights below this are set to 0.
-        ptcut_central, ptcut_central_slope: neutral weighted-pT cut A + B * N_vertices (|eta| < tracker_eta).
-        ptcut_forward, ptcut_forward_slope: the same in the forward region.
-        weight_min_forward: weights below this are set to 0 in the forward region.
+        regions: the |eta| regions, in increasing ``eta_max`` (:class:`PuppiRegion`).
+        reference_eta_max: charged pileup particles within this |eta| are the reference of the
+            alpha_F regions (their alpha_F median and RMS, extrapolated by the region's scales).
+        reference_min_pt: reference particles need at least this pT, GeV.
+        min_reference: with fewer reference particles (events without pileup) PUPPI keeps every
+            neutral (weight 1 before the pT cut).
+        neutral_pt_max: neutrals above this pT keep weight 1 (protection of hard neutrals), GeV.
     """
 
     r0: float = 0.4
     r_min: float = 0.01
-    tracker_eta: float = 2.5
     weight_min: float = 0.01
-    ptcut_central: float = 0.1
-    ptcut_central_slope: float = 0.005
-    ptcut_forward: float = 4.0
-    ptcut_forward_slope: float = 0.3
-    weight_min_forward: float = 0.9
+    regions: tuple[PuppiRegion, ...] = DEFAULT_REGIONS
+    reference_eta_max: float = 2.0
+    reference_min_pt: float = 0.1
+    min_reference: int = 50
+    neutral_pt_max: float = 40.0
+
+    def __post_init__(self):
+        edges = [r.eta_max for r in self.regions]
+        if not edges or edges != sorted(edges) or len(set(edges)) != len(edges):
+            raise ValueError(f"PUPPI regions need strictly increasing eta_max, got {edges}")
+        if not (0 < self.r_min < self.r0 and 0 <= self.weight_min < 1 and self.reference_eta_max > 0
+                and self.min_reference >= 2 and self.neutral_pt_max > 0):
+            raise ValueError("PUPPI needs 0 < r_min < r0, 0 <= weight_min < 1, reference_eta_max > 0, "
+                             "min_reference >= 2 and neutral_pt_max > 0")
 
 
 def find_vertices(z: np.ndarray, z_err: np.ndarray, pt: np.ndarray, config: VertexConfig = VertexConfig()):
@@ -148,67 +201,91 @@ def _alpha(eta, phi, pt, neighbour_mask, r0, r_min):
     return alpha
 
 
-def _median_rms(values: np.ndarray) -> tuple[float, float]:
+def _median_rms(values: np.ndarray, min_count: int) -> tuple[float, float]:
+    """Median and RMS about the median of the finite ``values``; NaN with fewer than ``min_count``
+    values in all (no pileup to refer to) or fewer than 2 finite ones."""
     v = values[np.isfinite(values)]
-    if len(v) < 2:
+    if len(values) < min_count or len(v) < 2:
         return np.nan, np.nan
     med = float(np.median(v))
     rms = float(np.sqrt(np.mean((v - med) ** 2)))
     return med, max(rms, 1e-3)
 
 
+def _region_index(abs_eta: np.ndarray, regions: tuple[PuppiRegion, ...]) -> np.ndarray:
+    """Region of each particle, (N,) int; beyond the last edge, the last region."""
+    edges = np.array([r.eta_max for r in regions])
+    return np.minimum(np.searchsorted(edges, abs_eta, side="right"), len(regions) - 1)
+
+
 def puppi_weights(cands: dict[str, np.ndarray], n_vertices: int, config: PuppiConfig = PuppiConfig()) -> np.ndarray:
     """PUPPI weights of an event's candidates, (N,) in [0, 1].
 
-    ``cands`` needs ``cls``, ``charge``, ``pt``, ``eta``, ``phi`` and ``vertex`` (0 PV, > 0 pileup,
-    -1 none); a charged candidate that should count as primary without a vertex association
-    (close to the primary vertex in z) must already carry ``vertex == 0``.
+    ``cands`` needs ``charge``, ``pt``, ``eta``, ``phi`` and ``vertex`` (0 PV, > 0 pileup, -1
+    none); a charged candidate that should count as primary without a vertex association (close
+    to the primary vertex in z) must already carry ``vertex == 0``. Charged candidates without a
+    vertex are treated as neutrals.
+
+    Per region (:class:`PuppiRegion`): alpha_C (charged PV neighbours) or alpha_F (all
+    neighbours); the reference median and RMS come from charged pileup particles of the same
+    alpha (alpha_C: inside the tracker, within the region set of alpha_C regions; alpha_F: at
+    |eta| < ``reference_eta_max``), times the region's scales; chi2 = (alpha - median)^2 / RMS^2
+    above the median (0 below) and w = F_chi2(chi2; 1 dof).
     """
     eta, phi, pt = (cands[k].astype(np.float64) for k in ("eta", "phi", "pt"))
-    charged = cands["charge"] != 0
+    n = len(pt)
     vertex = cands["vertex"]
-    central = np.abs(eta) < config.tracker_eta
+    charged = (cands["charge"] != 0) & (vertex >= 0)
     pv_charged = charged & (vertex == 0)
-    pu_charged = charged & (vertex > 0)
-    alpha_c = _alpha(eta, phi, pt, pv_charged, config.r0, config.r_min)
-    alpha_f = _alpha(eta, phi, pt, np.ones(len(pt), dtype=bool), config.r0, config.r_min)
-    alpha = np.where(central, alpha_c, alpha_f)
-    med_c, rms_c = _median_rms(alpha_c[pu_charged & central])
-    med_f, rms_f = _median_rms(alpha_f[~central])
-    med = np.where(central, med_c, med_f)
-    rms = np.where(central, rms_c, rms_f)
+    pu_charged = charged & (vertex > 0) & (pt >= config.reference_min_pt)
+    abs_eta = np.abs(eta)
+    region = _region_index(abs_eta, config.regions)
+    use_charged = np.array([r.use_charged for r in config.regions])[region]
+    med_scale = np.array([r.median_scale for r in config.regions])[region]
+    rms_scale = np.array([r.rms_scale for r in config.regions])[region]
+    alpha = np.full(n, -np.inf)
+    med, rms = np.full(n, np.nan), np.full(n, np.nan)
+    for charged_alpha in (True, False):
+        here = use_charged == charged_alpha
+        if not here.any():
+            continue
+        alpha_k = _alpha(eta, phi, pt, pv_charged if charged_alpha else np.ones(n, dtype=bool),
+                         config.r0, config.r_min)
+        alpha[here] = alpha_k[here]
+        ref = pu_charged & (here if charged_alpha else abs_eta < config.reference_eta_max)
+        m, r = _median_rms(alpha_k[ref], config.min_reference)
+        med[here], rms[here] = m, r
+    if np.count_nonzero(pu_charged) < config.min_reference:
+        med[:] = np.nan  # an event without pileup: nothing to refer to, in any region
+    med, rms = med * med_scale, rms * rms_scale
     with np.errstate(invalid="ignore"):
         x2 = np.where(np.isfinite(alpha) & (alpha > med), (alpha - med) ** 2 / rms**2, 0.0)
-    x2 = np.nan_to_num(x2, nan=0.0)
-    w = chi2.cdf(x2, df=1)
-    # no pileup reference in this region (e.g. no pileup at all): keep the particle
+    w = chi2.cdf(np.nan_to_num(x2, nan=0.0), df=1)
+    # no pileup reference (an event without pileup): keep the particle
     w = np.where(np.isnan(med), 1.0, w)
-    w = np.where(w < np.where(central, config.weight_min, config.weight_min_forward), 0.0, w)
-    cut = np.where(central, config.ptcut_central + config.ptcut_central_slope * n_vertices,
-                   config.ptcut_forward + config.ptcut_forward_slope * n_vertices)
-    neutral = ~charged | (vertex < 0)
+    w = np.where(w < config.weight_min, 0.0, w)
+    cut = (np.array([r.ptcut for r in config.regions])[region]
+           + np.array([r.ptcut_slope for r in config.regions])[region] * n_vertices)
+    neutral = ~charged
+    w = np.where(neutral & (pt > config.neutral_pt_max), 1.0, w)
     w = np.where(neutral & (w * pt < cut), 0.0, w)
-    w = np.where(charged & (vertex == 0), 1.0, w)
+    w = np.where(pv_charged, 1.0, w)
     w = np.where(charged & (vertex > 0), 0.0, w)
     return w.astype(np.float32)
 
 
-def mitigate_pileup(x: dict[str, np.ndarray], cands: dict[str, np.ndarray],
-                    vertex_config: VertexConfig = VertexConfig(),
-                    puppi_config: PuppiConfig = PuppiConfig()) -> dict[str, np.ndarray]:
-    """Vertex association, CHS flags and PUPPI weights of an event's candidates.
+def associate_candidates(x: dict[str, np.ndarray], cands: dict[str, np.ndarray],
+                         vertex_config: VertexConfig = VertexConfig()) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """Vertex association and CHS flags of an event's candidates, and PUPPI's view of the vertices.
 
-    Vertices are found from all tracks of the event; each charged candidate whose primary
-    element is a track is associated to a vertex by its track z0 (cm); CHS removes charged
-    candidates of pileup vertices; PUPPI weights every candidate (see the module docstring).
-
-    Args:
-        x: element features of the event, name -> (E,) array (``type``, ``vz``, ``dz_err``, ``pt``).
-        cands: the event's candidates (``colliderflow.candidates`` fields), (N,) arrays; ``element``
-            indexes ``x``.
+    Vertices are found from all tracks of the event; each charged candidate whose primary element
+    is a track is associated to a vertex by its track z0 (cm); CHS removes charged candidates of
+    pileup vertices.
 
     Returns:
-        A copy of ``cands`` with ``vertex``, ``chs`` and ``puppi_weight`` set; ``cands`` is unchanged.
+        (a copy of ``cands`` with ``vertex`` and ``chs`` set; PUPPI's vertex per candidate, (N,),
+        where unassociated charged candidates within ``pv_dz_keep`` of the primary vertex count as
+        primary, as in CMS; the number of vertices found).
     """
     tracks = np.flatnonzero(x["type"] == ELEMENT_TRACK)
     vertex_z, _ = find_vertices(x["vz"][tracks].astype(np.float64), x["dz_err"][tracks].astype(np.float64),
@@ -221,11 +298,29 @@ def mitigate_pileup(x: dict[str, np.ndarray], cands: dict[str, np.ndarray],
     out["vertex"] = cands["vertex"].copy()
     out["vertex"][charged] = vtx
     out["chs"] = ~(charged & (out["vertex"] > 0))
-    # PUPPI counts unassociated charged particles close to the primary vertex as primary
-    puppi_in = out
+    puppi_vertex = out["vertex"].copy()
     if len(vertex_z):
         near_pv = (vtx < 0) & (np.abs(z - vertex_z[0]) < vertex_config.pv_dz_keep)
-        puppi_in = {**out, "vertex": out["vertex"].copy()}
-        puppi_in["vertex"][np.flatnonzero(charged)[near_pv]] = 0
-    out["puppi_weight"] = puppi_weights(puppi_in, len(vertex_z), puppi_config)
+        puppi_vertex[np.flatnonzero(charged)[near_pv]] = 0
+    return out, puppi_vertex, len(vertex_z)
+
+
+def mitigate_pileup(x: dict[str, np.ndarray], cands: dict[str, np.ndarray],
+                    vertex_config: VertexConfig = VertexConfig(),
+                    puppi_config: PuppiConfig = PuppiConfig()) -> dict[str, np.ndarray]:
+    """Vertex association, CHS flags and PUPPI weights of an event's candidates.
+
+    :func:`associate_candidates`, then :func:`puppi_weights` for every candidate (see the module
+    docstring).
+
+    Args:
+        x: element features of the event, name -> (E,) array (``type``, ``vz``, ``dz_err``, ``pt``).
+        cands: the event's candidates (``colliderflow.candidates`` fields), (N,) arrays; ``element``
+            indexes ``x``.
+
+    Returns:
+        A copy of ``cands`` with ``vertex``, ``chs`` and ``puppi_weight`` set; ``cands`` is unchanged.
+    """
+    out, puppi_vertex, n_vertices = associate_candidates(x, cands, vertex_config)
+    out["puppi_weight"] = puppi_weights({**out, "vertex": puppi_vertex}, n_vertices, puppi_config)
     return out
