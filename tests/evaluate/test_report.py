@@ -52,6 +52,14 @@ def test_evaluate_report(sample):
         assert math.isfinite(e["resolution_xy_gev_err"]) and e["resolution_xy_gev_err"] > 0
         row = next(line for line in report.splitlines() if line.startswith(f"| {name} | {e['mean']:.1f} |"))
         assert f"{e['resolution_xy_gev']:.1f} ± {e['resolution_xy_gev_err']:.1f}" in row
+        assert set(e["type1"]) >= {"mean", "resolution_xy_gev", "resolution_xy_gev_err"}
+        assert sum(b["events"] for b in e["vs_pileup"]) == metrics["events"]
+    # jets in the four |eta| regions, every efficiency with its error, in metrics.json and report.md
+    for name, bins in metrics["jets_eta"].items():
+        assert [(b["lo"], b["hi"]) for b in bins] == [(0.0, 1.3), (1.3, 2.5), (2.5, 3.0), (3.0, 5.0)]
+        for b in bins:
+            assert b["n_gen"] == 0 or 0 <= b["efficiency"] <= 1 and b["efficiency_err"] > 0
+    assert "## Jets in |η| regions" in report and "type-1" in report
     ch = metrics["particles"]["PF"]["charged hadron"]
     assert 0 < ch["efficiency_err"] < 0.5 and 0 < ch["id_efficiency_err"] < 0.5
     row = next(line for line in report.splitlines() if line.startswith("| PF | charged hadron |"))

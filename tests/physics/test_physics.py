@@ -4,7 +4,7 @@ import pytest
 
 from colliderflow.physics.jets import cluster_jets, delta_r, match_jets
 from colliderflow.physics.matching import closest_within, match_closest
-from colliderflow.physics.met import met, met_response_median, met_xy_resolution
+from colliderflow.physics.met import met, met_response_median, met_xy_resolution, type1_met
 from colliderflow.physics.resolution import derive_jec, summarise_response
 
 
@@ -126,3 +126,13 @@ def test_jet_constituents_index_the_input_particles():
 def test_closest_within_is_not_unique():
     idx = closest_within(np.array([0.0, 0.05, 3.0]), np.zeros(3), np.array([0.0, 1.0]), np.zeros(2), 0.2)
     assert idx.tolist() == [0, 0, -1]
+
+
+def test_type1_met_propagates_the_corrections_of_jets_above_threshold():
+    # event 0: a jet corrected from 20 to 30 GeV at phi = 0 and one below 15 GeV after correction;
+    # event 1: no jets
+    pt = ak.Array([[20.0, 10.0], []])
+    phi = ak.Array([[0.0, np.pi / 2], []])
+    corrected = ak.Array([[30.0, 14.0], []])
+    mx, my = type1_met(np.array([5.0, 1.0]), np.array([0.0, 2.0]), pt, phi, corrected, min_pt=15.0)
+    assert mx == pytest.approx([5.0 - 10.0, 1.0]) and my == pytest.approx([0.0, 2.0])

@@ -6,11 +6,16 @@ import awkward as ak
 import numpy as np
 
 from colliderflow.physics.jets import cluster_jets, match_jets
-from colliderflow.physics.resolution import JetCorrections, binned_response, derive_jec
+from colliderflow.physics.resolution import JetCorrections, binned_response, derive_jec, summarise_response
+from colliderflow.physics.uncertainty import binomial_error
 
-__all__ = ["collection_jets", "matched_jets", "derive_corrections", "jet_performance", "PT_EDGES"]
+__all__ = ["collection_jets", "matched_jets", "derive_corrections", "jet_performance", "jet_performance_eta",
+           "PT_EDGES", "ETA_BINS"]
 
 PT_EDGES = np.array([20, 30, 40, 60, 80, 100, 150, 200, 300, 500, 1000, 3000], dtype=float)
+
+#: |eta| regions of the jet figures: barrel, endcap inside the tracker, endcap beyond it, HF
+ETA_BINS = ((0.0, 1.3), (1.3, 2.5), (2.5, 3.0), (3.0, 5.0))
 
 
 def collection_jets(coll: ak.Array, radius: float = 0.4, min_pt: float = 5.0) -> ak.Array:
@@ -55,3 +60,34 @@ def jet_performance(m: dict[str, np.ndarray], jec: JetCorrections, eta_max: floa
         "matching_efficiency": {"edges": pt_edges.tolist(), "value": eff.tolist()},
         "raw_response_values": raw, "corrected_response_values": corrected, "gen_pt_values": m["gen_pt"][sel],
     }
+
+
+def jet_performance_eta(m: dict[str, np.ndarray], jec: JetCorrections, eta_bins=ETA_BINS,
+                        min_gen_pt: float = 30.0, max_gen_pt: float = 100.0) -> list[dict]:
+    """Jet efficiency and corrected resolution in |eta| bins of the gen jet.
+
+    Efficiency: fraction of gen jets with pT > ``min_gen_pt`` matched to a reco jet (binomial
+    error); resolution: :func:`summarise_response` of the corrected response at gen pT in
+    [``min_gen_pt``, ``max_gen_pt``).
+
+    Args:
+        m: :func:`matched_jets` output.
+
+    Returns:
+        one dict per bin: ``lo``, ``hi``, ``n_gen``, ``efficiency``, ``efficiency_err`` and the
+        response summary fields (``n``, ``median``, ``gauss_sigma_over_mean``, ...).
+    """
+    ae = np.abs(m["gen_eta"])
+    matched = np.isfinite(m["reco_pt"])
+    out = []
+    for lo, hi in eta_bins:
+        inside = (ae >= lo) & (ae < hi) & (m["gen_pt"] > min_gen_pt)
+        n, k = int(inside.sum()), int((inside & matched).sum())
+        sel = inside & matched & (m["gen_pt"] < max_gen_pt)
+        corrected = m["reco_pt"][sel] * jec(m["reco_pt"][sel], m["gen_eta"][sel]) / m["gen_pt"][sel]
+        entry = {"lo": float(lo), "hi": float(hi), "n_gen": n,
+                 "efficiency": k / n if n else float("nan"),
+                 "efficiency_err": float(binomial_error(k, n)) if n else float("nan")}
+        entry.update(summarise_response(corrected).to_dict())
+        out.append(entry)
+    return out

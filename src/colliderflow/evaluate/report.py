@@ -15,9 +15,10 @@ import numpy as np
 from colliderflow.dataset.read import dataset_card, load_dataset
 from colliderflow.evaluate.collections import reco_collections, target_collection, truth_collection
 from colliderflow.evaluate.displays import event_display
-from colliderflow.evaluate.jets import collection_jets, derive_corrections, jet_performance, matched_jets
+from colliderflow.evaluate.jets import (ETA_BINS, collection_jets, derive_corrections, jet_performance,
+                                        jet_performance_eta, matched_jets)
 from colliderflow.evaluate.particles import TYPES, efficiency_fake, match_particles
-from colliderflow.physics.met import met, met_response_median, met_xy_resolution
+from colliderflow.physics.met import met, met_response_median, met_xy_resolution, type1_met
 from colliderflow.physics.resolution import JetCorrections, summarise_response
 from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, series_style, use_cms_style
 from colliderflow.reconstruct import iter_events, load_reconstruction, mlpf_pileup_threshold
@@ -180,14 +181,17 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     self_calibrate = jec is not None and str(jec) == "self"
     corrections = load_jec_file(jec) if jec and not self_calibrate else {}
     sources = {}
-    perf = {}
+    perf, perf_eta, reco_jets = {}, {}, {}
     for name, coll in colls.items():
-        m = matched_jets(collection_jets(coll, radius), gen_jets)
+        jets = collection_jets(coll, radius)
+        m = matched_jets(jets, gen_jets)
         if name in corrections:
             corr, sources[name] = corrections[name], str(jec)
         else:
             corr, sources[name] = derive_corrections(m), "self-calibrated"
         perf[name] = jet_performance(m, corr)
+        perf_eta[name] = jet_performance_eta(m, corr)
+        reco_jets[name] = (jets, _corrected_pt(jets, corr))
     metrics["jec_sources"] = sources
     metrics["jec_source"] = _jec_summary(sources)
     metrics["jets"] = {n: {k: v for k, v in p.items() if not k.endswith("_values")} for n, p in perf.items()}
@@ -196,15 +200,16 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
         sel = (p["gen_pt_values"] >= 30) & (p["gen_pt_values"] < 100)
         s = summarise_response(p["corrected_response_values"][sel])
         metrics["jets_30_100"][name] = s.to_dict()
+    metrics["jets_eta"] = perf_eta
     plots.append(_plot_resolution(perf, "corrected", out / "jet_resolution.png", title + ", corrected, |η|<2.5"))
+    plots.append(_plot_eta(perf_eta, out / "jet_eta.png", title))
     plots.append(_plot_resolution(perf, "raw", out / "jet_resolution_raw.png", title + ", raw, |η|<2.5"))
     plots.append(hist_ratio({n: p["raw_response_values"] for n, p in perf.items()}, np.linspace(0, 2, 41),
                             "raw jet response $p_T^{reco}/p_T^{gen}$", out / "jet_response_raw.png", logy=False,
                             density=True, title=title))
     jpt = {"gen": ak.to_numpy(ak.flatten(gen_jets.pt))}
-    for n, c in colls.items():
-        j = collection_jets(c, radius, min_pt=10.0)
-        jpt[n] = ak.to_numpy(ak.flatten(j.pt))
+    for n, (j, _) in reco_jets.items():
+        jpt[n] = ak.to_numpy(ak.flatten(j.pt[j.pt >= 10.0]))
     plots.append(hist_ratio(jpt, np.geomspace(10, 2000, 30), "raw jet $p_T$ [GeV]", out / "jet_pt.png", logx=True,
                             title=title))
 
@@ -214,20 +219,30 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     truth_met, _ = met(truth.pt, truth.phi)
     mets = {"gen (neutrinos)": gmet}
     metrics["met"] = {}
+    npu_edges = _pileup_edges(npu)
     for name, c in colls.items():
         v, phi = met(c.pt, c.phi, c.weight)
+        mx, my = v * np.cos(phi), v * np.sin(phi)
+        jets, corrected = reco_jets[name]
+        tx, ty = type1_met(mx, my, jets.pt, jets.phi, corrected)
         mets[name] = v
-        entry = {"mean": float(v.mean())}
-        entry["resolution_xy_gev"], entry["resolution_xy_gev_err"] = met_xy_resolution(
-            v * np.cos(phi) - gx, v * np.sin(phi) - gy, _bootstrap_rng(), BOOTSTRAP["replicas"])
-        response, response_err = met_response_median(v, gmet, _bootstrap_rng(), n_boot=BOOTSTRAP["replicas"])
-        if np.isfinite(response):
-            entry["response_median"], entry["response_median_err"] = response, response_err
+        entry = {"mean": float(v.mean()), **_met_figures(mx, my, gx, gy)}
+        entry["type1"] = {"mean": float(np.hypot(tx, ty).mean()), **_met_figures(tx, ty, gx, gy)}
+        entry["vs_pileup"] = []
+        for lo, hi in zip(npu_edges[:-1], npu_edges[1:]):
+            sel = (npu >= lo) & (npu < hi)
+            raw = met_xy_resolution(mx[sel] - gx[sel], my[sel] - gy[sel], _bootstrap_rng(), BOOTSTRAP["replicas"])
+            t1 = met_xy_resolution(tx[sel] - gx[sel], ty[sel] - gy[sel], _bootstrap_rng(), BOOTSTRAP["replicas"])
+            entry["vs_pileup"].append({"lo": int(lo), "hi": int(hi), "events": int(sel.sum()),
+                                       "resolution_xy_gev": raw[0], "resolution_xy_gev_err": raw[1],
+                                       "type1_resolution_xy_gev": t1[0], "type1_resolution_xy_gev_err": t1[1]})
         metrics["met"][name] = entry
     top = max(float(np.percentile(np.concatenate(list(mets.values())), 99)), 30.0)
     plots.append(hist_ratio(mets, np.linspace(0, top, 30), r"$p_T^{miss}$ [GeV]", out / "met.png",
                             reference="gen (neutrinos)", title=title))
     metrics["met_truth_visible_mean"] = float(truth_met.mean())
+    if len(npu_edges) > 2:
+        plots.append(_plot_met_pileup(metrics["met"], out / "met_vs_pileup.png", title))
 
     # particles
     effs = {}
@@ -252,6 +267,84 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1, default=float) + "\n")
     atomic_write_text(out / "report.md", _markdown(metrics))
     return metrics
+
+
+def _corrected_pt(jets: ak.Array, corr: JetCorrections) -> ak.Array:
+    """Corrected pT of jagged jets, (events, jets) GeV."""
+    flat_pt, flat_eta = ak.to_numpy(ak.flatten(jets.pt)), ak.to_numpy(ak.flatten(jets.eta))
+    factor = corr(flat_pt, flat_eta) if len(flat_pt) else np.zeros(0)
+    return ak.unflatten(flat_pt * factor, ak.num(jets))
+
+
+def _met_figures(mx: np.ndarray, my: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> dict[str, float]:
+    """MET x/y resolution and median response against the generator MET, with bootstrap errors."""
+    entry = {}
+    entry["resolution_xy_gev"], entry["resolution_xy_gev_err"] = met_xy_resolution(
+        mx - gx, my - gy, _bootstrap_rng(), BOOTSTRAP["replicas"])
+    response, response_err = met_response_median(np.hypot(mx, my), np.hypot(gx, gy), _bootstrap_rng(),
+                                                 n_boot=BOOTSTRAP["replicas"])
+    if np.isfinite(response):
+        entry["response_median"], entry["response_median_err"] = response, response_err
+    return entry
+
+
+def _pileup_edges(npu: np.ndarray, n_bins: int = 4, min_events: int = 20) -> np.ndarray:
+    """Edges of up to ``n_bins`` equal-width pileup bins, fewer when events are few (one without spread)."""
+    lo, hi = int(npu.min()), int(npu.max()) + 1
+    n = int(max(1, min(n_bins, len(npu) // min_events, hi - lo)))
+    return np.unique(np.round(np.linspace(lo, hi, n + 1)).astype(int))
+
+
+def _plot_eta(perf_eta: dict[str, list[dict]], path: Path, title: str) -> Path:
+    """Jet efficiency and corrected resolution per |eta| region, one series per collection."""
+    use_cms_style()
+    fig, axes = plt.subplots(2, 1, figsize=(9, 10), sharex=True)
+    labels = [f"{b['lo']:g}–{b['hi']:g}" for b in next(iter(perf_eta.values()))]
+    n = len(perf_eta)
+    for i, (name, bins) in enumerate(perf_eta.items()):
+        style = series_style(i, name)
+        x = np.arange(len(bins)) + (i - (n - 1) / 2) * 0.6 / max(n, 1)
+        for ax, field in ((axes[0], "efficiency"), (axes[1], "gauss_sigma_over_mean")):
+            y = np.array([b.get(field, np.nan) for b in bins], dtype=float)
+            e = np.array([b.get(f"{field}_err", np.nan) for b in bins], dtype=float)
+            ok = np.isfinite(y)
+            ax.errorbar(x[ok], y[ok], yerr=np.where(np.isfinite(e[ok]), e[ok], 0), ms=5, label=name, capsize=2,
+                        linestyle="none", **{k: v for k, v in style.items() if k != "linestyle"})
+    axes[0].set_ylabel("jet efficiency", fontsize=16)
+    axes[0].text(0.02, 0.04, "gen jets $p_T$ > 30 GeV, matched within ΔR < 0.2", transform=axes[0].transAxes,
+                 fontsize=12)
+    axes[0].set_ylim(0, 1.05)
+    axes[1].set_ylabel(r"jet resolution $\sigma/\mu$", fontsize=16)
+    axes[1].text(0.02, 0.92, "corrected, gen $p_T$ 30–100 GeV", transform=axes[1].transAxes, fontsize=12)
+    axes[1].set_ylim(0, None)
+    axes[1].set_xticks(np.arange(len(labels)), labels)
+    axes[1].set_xlabel("gen jet |η|")
+    axes[0].legend(fontsize=11, ncol=2, loc="lower right")
+    hep.label.exp_text("", LABEL, ax=axes[0], loc=0, fontsize=14)
+    axes[0].set_title(title, fontsize=13, loc="right")
+    return save(fig, path)
+
+
+def _plot_met_pileup(met_metrics: dict[str, dict], path: Path, title: str) -> Path:
+    """MET x/y resolution versus the number of pileup interactions, raw and type-1."""
+    use_cms_style()
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6), sharey=True)
+    for i, (name, e) in enumerate(met_metrics.items()):
+        style = series_style(i, name)
+        bins = e["vs_pileup"]
+        x = np.array([0.5 * (b["lo"] + b["hi"] - 1) for b in bins])
+        for ax, key in ((axes[0], "resolution_xy_gev"), (axes[1], "type1_resolution_xy_gev")):
+            y = np.array([b[key] for b in bins], dtype=float)
+            err = np.array([b[f"{key}_err"] for b in bins], dtype=float)
+            ax.errorbar(x, y, yerr=np.nan_to_num(err), ms=5, label=name, capsize=2, **style)
+    for ax, kind in zip(axes, ("raw", "type-1")):
+        ax.set_xlabel("pileup interactions")
+        ax.set_title(f"{kind} MET", fontsize=13)
+    axes[0].set_ylabel(r"$p_T^{miss}$ x/y resolution [GeV]")
+    axes[0].set_ylim(0, None)
+    axes[1].legend(fontsize=11, ncol=2)
+    fig.suptitle(f"{LABEL}: {title}", fontsize=13)
+    return save(fig, path)
 
 
 def _bootstrap_rng() -> np.random.Generator:
@@ -300,17 +393,46 @@ def _markdown(m: dict[str, Any]) -> str:
                      f"{_pm(s['gauss_sigma_over_mean'], s['gauss_sigma_over_mean_err'], True)} | "
                      f"{_pm(s['iqr_resolution'], s['iqr_resolution_err'], True)} | {source} |")
     lines += ["", "![jet resolution](jet_resolution.png)", "", "![raw jet resolution](jet_resolution_raw.png)", "",
-              "![raw response](jet_response_raw.png)", "", "![jet pT](jet_pt.png)", "",
+              "![raw response](jet_response_raw.png)", "", "![jet pT](jet_pt.png)", ""]
+    bins = next(iter(m["jets_eta"].values()))
+    lines += ["## Jets in |η| regions", "",
+              "Efficiency: gen jets with pT > 30 GeV matched within ΔR < 0.2 (binomial error); resolution: "
+              "corrected Gaussian σ/μ at gen pT 30–100 GeV (fit error).", "",
+              "| collection | " + " | ".join(f"{b['lo']:g}–{b['hi']:g}: efficiency | resolution" for b in bins) + " |",
+              "|---|" + "---|---|" * len(bins)]
+    for name, entries in m["jets_eta"].items():
+        cells = [f"{_pm(b['efficiency'], b['efficiency_err'], True)} | "
+                 f"{_pm(b.get('gauss_sigma_over_mean'), b.get('gauss_sigma_over_mean_err'), True)}" for b in entries]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "![jets in eta regions](jet_eta.png)", "",
               "## Missing transverse momentum", "",
-              "| collection | mean MET [GeV] | resolution of MET x,y vs gen [GeV] | median response (gen MET > 20) |",
-              "|---|---|---|---|"]
+              "Raw MET, and type-1 MET: the corrections of the collection's jets with corrected pT > 15 GeV "
+              "propagated to the MET. Resolution: half the 16–84% width of the x and y residuals against the "
+              "generator MET; response: median reco/gen MET over events with gen MET > 20 GeV.", "",
+              "| collection | mean MET [GeV] | x,y resolution [GeV] | median response | type-1 mean [GeV] | "
+              "type-1 x,y resolution [GeV] | type-1 median response |",
+              "|---|---|---|---|---|---|---|"]
     for name, e in m["met"].items():
-        resolution = _pm(e["resolution_xy_gev"], e["resolution_xy_gev_err"], decimals=1)
-        lines.append(f"| {name} | {e['mean']:.1f} | {resolution} | "
-                     f"{_pm(e.get('response_median'), e.get('response_median_err'))} |")
+        t1 = e["type1"]
+        lines.append(f"| {name} | {e['mean']:.1f} | {_pm(e['resolution_xy_gev'], e['resolution_xy_gev_err'], decimals=1)} | "
+                     f"{_pm(e.get('response_median'), e.get('response_median_err'))} | {t1['mean']:.1f} | "
+                     f"{_pm(t1['resolution_xy_gev'], t1['resolution_xy_gev_err'], decimals=1)} | "
+                     f"{_pm(t1.get('response_median'), t1.get('response_median_err'))} |")
     boot = m["bootstrap"]
     lines += ["", f"Errors: standard deviation of {boot['replicas']} event-bootstrap replicas (seed {boot['seed']}).",
-              "", "![MET](met.png)", "", "## Particles (pT > 1 GeV, unique ΔR < 0.15 matching)", "",
+              "", "![MET](met.png)", ""]
+    first = next(iter(m["met"].values()))["vs_pileup"]
+    if len(first) > 1:
+        lines += ["### MET x,y resolution versus pileup (raw / type-1, GeV)", "",
+                  "| collection | " + " | ".join(f"{b['lo']}–{b['hi'] - 1} PU ({b['events']} ev)" for b in first) + " |",
+                  "|---|" + "---|" * len(first)]
+        for name, e in m["met"].items():
+            cells = [f"{_pm(b['resolution_xy_gev'], b['resolution_xy_gev_err'], decimals=1)} / "
+                     f"{_pm(b['type1_resolution_xy_gev'], b['type1_resolution_xy_gev_err'], decimals=1)}"
+                     for b in e["vs_pileup"]]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "![MET vs pileup](met_vs_pileup.png)", ""]
+    lines += ["## Particles (pT > 1 GeV, unique ΔR < 0.15 matching)", "",
               "Errors: binomial, sqrt(p(1 − p)/n) with p kept within [1/n, 1 − 1/n].", "",
               "| collection | type | gen | efficiency | ID efficiency | reco | fake rate |",
               "|---|---|---|---|---|---|---|"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from colliderflow.physics.uncertainty import event_bootstrap
 
-__all__ = ["met", "met_xy_resolution", "met_response_median"]
+__all__ = ["met", "type1_met", "met_xy_resolution", "met_response_median"]
 
 
 def met(pt: ak.Array, phi: ak.Array, weight: ak.Array | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -20,6 +20,31 @@ def met(pt: ak.Array, phi: ak.Array, weight: ak.Array | None = None) -> tuple[np
     mx = -ak.to_numpy(ak.sum(pt * w * np.cos(phi), axis=1))
     my = -ak.to_numpy(ak.sum(pt * w * np.sin(phi), axis=1))
     return np.hypot(mx, my), np.arctan2(my, mx)
+
+
+def type1_met(met_x: np.ndarray, met_y: np.ndarray, jet_pt: ak.Array, jet_phi: ak.Array, jet_pt_corrected: ak.Array,
+              min_pt: float = 15.0) -> tuple[np.ndarray, np.ndarray]:
+    """Type-1 corrected MET: the jet energy corrections propagated to the MET.
+
+    MET_T1 = MET_raw - sum over jets with corrected pT > ``min_pt`` of (pT_corr - pT_raw)(cos phi, sin phi).
+    The corrections are those of the jets' own collection: for a collection without pileup
+    mitigation they include the pileup offset (CMS leaves the offset out, L123 - L1), which
+    :func:`colliderflow.physics.resolution.derive_jec` does not separate.
+
+    Args:
+        met_x, met_y: (events,) raw MET components, GeV.
+        jet_pt, jet_phi, jet_pt_corrected: (events, jets) raw pT (GeV), phi (rad), corrected pT (GeV).
+        min_pt: corrected-pT threshold of the jets that enter, GeV.
+
+    Returns:
+        (met_x, met_y) after the correction, (events,) GeV.
+    """
+    use = jet_pt_corrected > min_pt
+    delta = (jet_pt_corrected - jet_pt)[use]
+    phi = jet_phi[use]
+    dx = ak.to_numpy(ak.sum(delta * np.cos(phi), axis=1))
+    dy = ak.to_numpy(ak.sum(delta * np.sin(phi), axis=1))
+    return np.asarray(met_x, dtype=float) - dx, np.asarray(met_y, dtype=float) - dy
 
 
 def _xy_halfwidth(dx: np.ndarray, dy: np.ndarray) -> float:
