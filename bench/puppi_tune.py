@@ -31,15 +31,15 @@ import numpy as np
 
 from colliderflow.dataset.read import load_dataset
 from colliderflow.evaluate.collections import truth_collection
-from colliderflow.evaluate.jets import collection_jets, matched_jets
-from colliderflow.pf.pileup import PuppiConfig, VertexConfig, associate_candidates, puppi_weights
+from colliderflow.evaluate.jets import ETA_BINS, collection_jets, jet_performance_eta, matched_jets
+from colliderflow.pf.pileup import PuppiConfig, associate_candidates, puppi_weights
 from colliderflow.physics.met import met, met_response_median, met_xy_resolution
-from colliderflow.physics.resolution import summarise_response
-from colliderflow.physics.uncertainty import binomial_error
+from colliderflow.physics.resolution import JetCorrections
 from colliderflow.reconstruct import iter_events, load_reconstruction
 
 ROOT = Path(__file__).parent.parent
-ETA_BINS = ((0.0, 1.3), (1.3, 2.5), (2.5, 3.0), (3.0, 5.0))
+#: a correction factor of 1 everywhere: the tune looks at raw jets, so that no calibration sample enters it
+_NO_CORRECTION = JetCorrections(np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.ones((2, 2)))
 
 #: name -> (process, seed, events, pileup)
 SAMPLES = {
@@ -83,7 +83,7 @@ class Sample:
     gen_met_xy: tuple[np.ndarray, np.ndarray]
 
 
-def load_sample(work: Path, name: str, events: int | None, vertex_config: VertexConfig = VertexConfig()) -> Sample:
+def load_sample(work: Path, name: str, events: int | None) -> Sample:
     data = load_dataset(work / name, columns=["X", "truth", "event"], stop=events)
     cands_arr, _ = load_reconstruction(work / f"pf_{name}")
     cands_arr = cands_arr[: len(data)]
@@ -91,7 +91,7 @@ def load_sample(work: Path, name: str, events: int | None, vertex_config: Vertex
     cands, pv, nv = [], [], []
     for x, c in zip(iter_events(data.X), cands_arr):
         c = {f: ak.to_numpy(c[f]) for f in fields}
-        out, puppi_vertex, n = associate_candidates(x, c, vertex_config)
+        out, puppi_vertex, n = associate_candidates(x, c)
         cands.append(out)
         pv.append(puppi_vertex)
         nv.append(n)
@@ -112,17 +112,10 @@ def figures(sample: Sample, weights: list[np.ndarray]) -> dict:
     coll = _collection(sample, weights)
     m = matched_jets(collection_jets(coll, 0.4), sample.gen_jets)
     out = {"jets": {}}
-    rng = np.random.default_rng(0)
-    for lo, hi in ETA_BINS:
-        ae = np.abs(m["gen_eta"])
-        sel = (ae >= lo) & (ae < hi) & (m["gen_pt"] > 30)
-        k, n = int(np.isfinite(m["reco_pt"][sel]).sum()), int(sel.sum())
-        res_sel = sel & (m["gen_pt"] < 100) & np.isfinite(m["reco_pt"])
-        s = summarise_response(m["reco_pt"][res_sel] / m["gen_pt"][res_sel], rng)
-        out["jets"][f"{lo}-{hi}"] = {"n": n, "eff": k / n if n else np.nan,
-                                     "eff_err": binomial_error(k, n) if n else np.nan,
-                                     "res": s.iqr_resolution, "res_err": s.iqr_resolution_err,
-                                     "response": s.median}
+    for b in jet_performance_eta(m, _NO_CORRECTION):
+        out["jets"][f"{b['lo']}-{b['hi']}"] = {"n": b["n_gen"], "eff": b["efficiency"], "eff_err": b["efficiency_err"],
+                                               "res": b["iqr_resolution"], "res_err": b["iqr_resolution_err"],
+                                               "response": b["median"]}
     v, phi = met(coll.pt, coll.phi, coll.weight)
     gx, gy = sample.gen_met_xy
     out["met_res"] = met_xy_resolution(v * np.cos(phi) - gx, v * np.sin(phi) - gy, np.random.default_rng(0), 100)

@@ -15,8 +15,8 @@ import numpy as np
 from colliderflow.dataset.read import dataset_card, load_dataset
 from colliderflow.evaluate.collections import reco_collections, target_collection, truth_collection
 from colliderflow.evaluate.displays import event_display
-from colliderflow.evaluate.jets import (ETA_BINS, collection_jets, derive_corrections, jet_performance,
-                                        jet_performance_eta, matched_jets)
+from colliderflow.evaluate.jets import (collection_jets, derive_corrections, jet_performance, jet_performance_eta,
+                                        matched_jets)
 from colliderflow.evaluate.particles import TYPES, efficiency_fake, match_particles
 from colliderflow.physics.met import met, met_response_median, met_xy_resolution, type1_met
 from colliderflow.physics.resolution import JetCorrections, summarise_response
@@ -231,8 +231,8 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
         entry["vs_pileup"] = []
         for lo, hi in zip(npu_edges[:-1], npu_edges[1:]):
             sel = (npu >= lo) & (npu < hi)
-            raw = met_xy_resolution(mx[sel] - gx[sel], my[sel] - gy[sel], _bootstrap_rng(), BOOTSTRAP["replicas"])
-            t1 = met_xy_resolution(tx[sel] - gx[sel], ty[sel] - gy[sel], _bootstrap_rng(), BOOTSTRAP["replicas"])
+            raw = _xy_resolution(mx[sel] - gx[sel], my[sel] - gy[sel])
+            t1 = _xy_resolution(tx[sel] - gx[sel], ty[sel] - gy[sel])
             entry["vs_pileup"].append({"lo": int(lo), "hi": int(hi), "events": int(sel.sum()),
                                        "resolution_xy_gev": raw[0], "resolution_xy_gev_err": raw[1],
                                        "type1_resolution_xy_gev": t1[0], "type1_resolution_xy_gev_err": t1[1]})
@@ -276,11 +276,15 @@ def _corrected_pt(jets: ak.Array, corr: JetCorrections) -> ak.Array:
     return ak.unflatten(flat_pt * factor, ak.num(jets))
 
 
+def _xy_resolution(dx: np.ndarray, dy: np.ndarray) -> tuple[float, float]:
+    """MET x/y resolution and its event-bootstrap error (:data:`BOOTSTRAP`), GeV."""
+    return met_xy_resolution(dx, dy, _bootstrap_rng(), BOOTSTRAP["replicas"])
+
+
 def _met_figures(mx: np.ndarray, my: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> dict[str, float]:
     """MET x/y resolution and median response against the generator MET, with bootstrap errors."""
     entry = {}
-    entry["resolution_xy_gev"], entry["resolution_xy_gev_err"] = met_xy_resolution(
-        mx - gx, my - gy, _bootstrap_rng(), BOOTSTRAP["replicas"])
+    entry["resolution_xy_gev"], entry["resolution_xy_gev_err"] = _xy_resolution(mx - gx, my - gy)
     response, response_err = met_response_median(np.hypot(mx, my), np.hypot(gx, gy), _bootstrap_rng(),
                                                  n_boot=BOOTSTRAP["replicas"])
     if np.isfinite(response):

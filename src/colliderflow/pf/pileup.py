@@ -240,9 +240,12 @@ def puppi_weights(cands: dict[str, np.ndarray], n_vertices: int, config: PuppiCo
     pu_charged = charged & (vertex > 0) & (pt >= config.reference_min_pt)
     abs_eta = np.abs(eta)
     region = _region_index(abs_eta, config.regions)
-    use_charged = np.array([r.use_charged for r in config.regions])[region]
-    med_scale = np.array([r.median_scale for r in config.regions])[region]
-    rms_scale = np.array([r.rms_scale for r in config.regions])[region]
+
+    def per_particle(attribute: str) -> np.ndarray:
+        """A ``PuppiRegion`` attribute for every particle, from its region, (N,)."""
+        return np.array([getattr(r, attribute) for r in config.regions])[region]
+
+    use_charged = per_particle("use_charged")
     alpha = np.full(n, -np.inf)
     med, rms = np.full(n, np.nan), np.full(n, np.nan)
     for charged_alpha in (True, False):
@@ -255,17 +258,14 @@ def puppi_weights(cands: dict[str, np.ndarray], n_vertices: int, config: PuppiCo
         ref = pu_charged & (here if charged_alpha else abs_eta < config.reference_eta_max)
         m, r = _median_rms(alpha_k[ref], config.min_reference)
         med[here], rms[here] = m, r
-    if np.count_nonzero(pu_charged) < config.min_reference:
-        med[:] = np.nan  # an event without pileup: nothing to refer to, in any region
-    med, rms = med * med_scale, rms * rms_scale
+    med, rms = med * per_particle("median_scale"), rms * per_particle("rms_scale")
     with np.errstate(invalid="ignore"):
         x2 = np.where(np.isfinite(alpha) & (alpha > med), (alpha - med) ** 2 / rms**2, 0.0)
     w = chi2.cdf(np.nan_to_num(x2, nan=0.0), df=1)
-    # no pileup reference (an event without pileup): keep the particle
+    # fewer than min_reference reference particles (an event without pileup): keep the particle
     w = np.where(np.isnan(med), 1.0, w)
     w = np.where(w < config.weight_min, 0.0, w)
-    cut = (np.array([r.ptcut for r in config.regions])[region]
-           + np.array([r.ptcut_slope for r in config.regions])[region] * n_vertices)
+    cut = per_particle("ptcut") + per_particle("ptcut_slope") * n_vertices
     neutral = ~charged
     w = np.where(neutral & (pt > config.neutral_pt_max), 1.0, w)
     w = np.where(neutral & (w * pt < cut), 0.0, w)
