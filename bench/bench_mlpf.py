@@ -110,9 +110,9 @@ def _training_throughput(model: str, datasets: list[str], steps: int) -> dict:
 
 
 def _attention(model: str) -> str:
-    import torch
+    from colliderflow.mlpf.train import read_model_file
 
-    return torch.load(model, map_location="cpu", weights_only=False)["model_config"].get("attention", "dense")
+    return read_model_file(model)["model_config"].get("attention", "dense")
 
 
 def _exponent(rows: list[dict], lo: int = 2000, hi: int = 20000) -> float | None:

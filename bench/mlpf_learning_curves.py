@@ -197,6 +197,7 @@ def main() -> None:
 
     from colliderflow.dataset.read import load_dataset
     from colliderflow.mlpf.data import load_events
+    from colliderflow.mlpf.train import read_model_file
 
     torch.set_num_threads(1)
     cache_path = RESULTS / "mlpf_learning_curves.json"
@@ -223,7 +224,7 @@ def main() -> None:
         for snap in sorted((Path(run) / "snapshots").glob("step_*.pt")):
             if snap.name in done:
                 continue
-            meta = torch.load(snap, map_location="cpu", weights_only=False)
+            meta = read_model_file(snap)
             if args.max_cpu_hours is not None and meta["cpu_seconds"] > 3600 * args.max_cpu_hours:
                 continue
             entry = {"step": meta["step"], "events": meta["events"], "cpu_seconds": meta["cpu_seconds"],

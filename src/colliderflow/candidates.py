@@ -16,10 +16,13 @@ One Parquet file per input chunk, records per event; fields (all jagged per even
 
 from __future__ import annotations
 
+import os
+
+import awkward as ak
 import numpy as np
 
 __all__ = ["CANDIDATE_FIELDS", "CANDIDATES_KIND", "CANDIDATES_SCHEMA_VERSION", "empty_candidates",
-           "concat_candidates"]
+           "concat_candidates", "validate_candidates"]
 
 CANDIDATES_KIND = "candidates"
 CANDIDATES_SCHEMA_VERSION = 1
@@ -44,3 +47,23 @@ def concat_candidates(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarra
     if not parts:
         return empty_candidates()
     return {k: np.concatenate([np.asarray(p[k], dtype=dt) for p in parts]) for k, dt in CANDIDATE_FIELDS.items()}
+
+
+def validate_candidates(path: str | os.PathLike, cands: ak.Array) -> None:
+    """Check candidates (events, candidates) read from ``path``: every field present, values finite.
+
+    Raises:
+        FileFormatError: naming the file, and the event and field of the first bad value.
+    """
+    from colliderflow.utils.jagged import first_non_finite
+    from colliderflow.utils.parquet import FileFormatError
+
+    absent = [f for f in CANDIDATE_FIELDS if f not in cands.fields]
+    if absent:
+        raise FileFormatError(f"{path}: candidate fields missing: {absent}")
+    for name, dtype in CANDIDATE_FIELDS.items():
+        if not np.issubdtype(dtype, np.floating):
+            continue
+        ev = first_non_finite(cands[name])
+        if ev is not None:
+            raise FileFormatError(f"{path}: event {ev}: candidate field {name!r} is NaN or inf")

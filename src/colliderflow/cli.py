@@ -95,6 +95,8 @@ def _add_validate_target(sub) -> None:
     )
     p.add_argument("path", type=Path, help="dataset directory or chunk file")
     p.add_argument("--out", type=Path, required=True, help="output directory for plots and metrics")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="accept a dataset whose manifest lists missing chunks (refused by default); metrics.json records how many")
     p.set_defaults(func=_cmd_validate_target)
 
 
@@ -139,7 +141,12 @@ def _add_reconstruct(sub) -> None:
     p.add_argument("--pileup-threshold", type=float, default=0.9,
                    help="MLPF: pileup-score threshold of the MLPF pileup rejection, evaluate's NAME+PU "
                         "(default: 0.9, chosen for the shipped model on validation events)")
+    p.add_argument("--max-memory-gb", type=float, default=2.0,
+                   help="MLPF: bound on the estimated inference memory per batch; batches are split to fit, "
+                        "an event that alone exceeds it is an error (default: 2)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="accept a dataset whose manifest lists missing chunks (refused by default); only the chunks present are reconstructed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reconstruct)
 
@@ -187,6 +194,8 @@ def _add_jec(sub) -> None:
     p.add_argument("--reco", action="append", required=True, metavar="NAME=DIR", help="reconstruction output(s)")
     p.add_argument("--radius", type=float, default=0.4, help="anti-kt R (default: 0.4)")
     p.add_argument("--out", type=Path, required=True, help="output JSON")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="accept a dataset whose manifest lists missing chunks (refused by default); the file records how many")
     p.set_defaults(func=_cmd_jec)
 
 
@@ -204,7 +213,9 @@ def _add_evaluate(sub) -> None:
                                  "shipped for the dataset's card, derived on QCD with pileup); a collection the "
                                  "file lacks is calibrated on this sample, and the report names the source of each")
     p.add_argument("--radius", type=float, default=0.4, help="anti-kt R (default: 0.4; 0.8 for large-R jets)")
-    p.add_argument("--out", type=Path, required=True, help="report directory")
+    p.add_argument("--out", type=Path, required=True, help="report directory (replaced as a whole on success)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="accept a dataset whose manifest lists missing chunks (refused by default); the report states how many")
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -223,6 +234,8 @@ def _add_nano(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="output file, .root or .parquet")
     p.add_argument("--jec", default="shipped",
                    help="PF+PUPPI jet corrections: 'shipped' (the card's, default), 'none', or a derive-jec JSON")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="accept a dataset whose manifest lists missing chunks (refused by default); the file header records how many")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_nano)
 
@@ -376,7 +389,7 @@ def _cmd_inspect(args) -> int:
 def _cmd_validate_target(args) -> int:
     from colliderflow.target.validation import validate_target
 
-    metrics = validate_target(args.path, args.out)
+    metrics = validate_target(args.path, args.out, allow_partial=args.allow_partial)
     print(f"wrote {len(metrics['plots'])} plots and metrics.json to {args.out}")
     return 0
 
@@ -418,10 +431,13 @@ def _cmd_reconstruct(args) -> int:
 
         model = str(args.model) if args.model else str(shipped_model(card, args.backend))
         settings = {"model": model, "config": {"backend": args.backend, "binary_threshold": args.binary_threshold,
-                                               "pileup_threshold": args.pileup_threshold}}
-    s = reconstruct_dataset(args.input, args.output, args.algo, settings, jobs=args.jobs, progress=not args.quiet)
+                                               "pileup_threshold": args.pileup_threshold,
+                                               "max_memory_gb": args.max_memory_gb}}
+    s = reconstruct_dataset(args.input, args.output, args.algo, settings, jobs=args.jobs, progress=not args.quiet,
+                            allow_partial=args.allow_partial)
     print(f"{args.output}: {args.algo} on {s['events']} events, {s['chunks_built']} chunk(s) built, "
-          f"{s['chunks_skipped']} reused")
+          f"{s['chunks_skipped']} reused" + (f"; PARTIAL: {s['missing_chunks']} dataset chunk(s) missing"
+                                              if s["missing_chunks"] else ""))
     return 0
 
 
@@ -469,7 +485,8 @@ def _cmd_export(args) -> int:
 def _cmd_jec(args) -> int:
     from colliderflow.evaluate.report import derive_jec_file
 
-    corr = derive_jec_file(args.dataset, _reco_args(args.reco), args.out, radius=args.radius)
+    corr = derive_jec_file(args.dataset, _reco_args(args.reco), args.out, radius=args.radius,
+                           allow_partial=args.allow_partial)
     print(f"wrote corrections for {', '.join(corr)} to {args.out}")
     return 0
 
@@ -477,8 +494,11 @@ def _cmd_jec(args) -> int:
 def _cmd_evaluate(args) -> int:
     from colliderflow.evaluate.report import evaluate
 
-    m = evaluate(args.dataset, _reco_args(args.reco), args.out, jec=args.jec, radius=args.radius)
+    m = evaluate(args.dataset, _reco_args(args.reco), args.out, jec=args.jec, radius=args.radius,
+                 allow_partial=args.allow_partial)
     print(f"wrote {args.out}/report.md, {len(m['plots'])} plots and metrics.json")
+    if m["missing_chunks"]:
+        print(f"  PARTIAL: {m['missing_chunks']} of the dataset's {m['listed_chunks']} chunks missing; the report says so")
     self_cal = [k for k, v in m["jec_sources"].items() if v == "self-calibrated"]
     if self_cal and len(self_cal) < len(m["jec_sources"]):
         print(f"  jet corrections: {', '.join(self_cal)} not in the corrections file; calibrated on this sample")
@@ -496,7 +516,8 @@ def _cmd_evaluate(args) -> int:
 def _cmd_nano(args) -> int:
     from colliderflow.nano.build import build_nano
 
-    r = build_nano(args.dataset, args.candidates, args.out, jec=args.jec, progress=not args.quiet)
+    r = build_nano(args.dataset, args.candidates, args.out, jec=args.jec, progress=not args.quiet,
+                   allow_partial=args.allow_partial)
     print(f"{r['output']}: {r['events']} events (card {r['card']})")
     return 0
 
@@ -541,29 +562,28 @@ def _cmd_flashsim_pulls(args) -> int:
     import json
 
     from colliderflow.flashsim.stats import plot_pulls, pull_study
-    from colliderflow.utils.atomic import atomic_write_text
+    from colliderflow.utils.atomic import atomic_dir, atomic_write_text
 
     r = pull_study(args.generator_events, args.oversample, args.experiments, args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    plot_pulls(r, args.out / "pulls.png")
     keys = ("pull_std_fold", "pull_std_naive", "pull_mean_fold", "pull_mean_naive", "n_gen", "oversample",
             "n_experiments", "seed")
-    atomic_write_text(args.out / "pulls.json", json.dumps({k: r[k] for k in keys}, indent=1, default=float))
+    with atomic_dir(args.out) as out:
+        plot_pulls(r, out / "pulls.png")
+        atomic_write_text(out / "pulls.json", json.dumps({k: r[k] for k in keys}, indent=1, default=float))
     print(f"pull width: fold-aware {r['pull_std_fold']:.3f}, naive {r['pull_std_naive']:.3f} "
           f"({args.experiments} experiments, K = {args.oversample})")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from colliderflow.utils.config import ConfigError
-    from colliderflow.utils.parquet import FileFormatError
+    from colliderflow.utils.errors import one_line
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileFormatError, ConfigError, FileNotFoundError, FileExistsError, ValueError) as err:
+    except (ValueError, OSError) as err:  # FileFormatError and ConfigError are ValueErrors
         cmd = args.command + (f" {args.flashsim_command}" if getattr(args, "flashsim_command", None) else "")
-        print(f"colliderflow {cmd}: error: {err}", file=sys.stderr)
+        print(f"colliderflow {cmd}: error: {one_line(err, limit=1000)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"colliderflow {args.command}: interrupted; completed chunks are kept, re-run to resume",

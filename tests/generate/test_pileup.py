@@ -11,7 +11,7 @@ def test_range_parsing():
     assert PileupRange.parse(0) == PileupRange(0, 0)
     with pytest.raises(ValueError, match="cannot read pileup"):
         PileupRange.parse("lots")
-    with pytest.raises(ValueError, match="low <= high"):
+    with pytest.raises(ValueError, match=r"PileupRange\.high = 5 is out of range: must be >= low \(10\)"):
         PileupRange(10, 5)
 
 

@@ -15,3 +15,16 @@ def test_round_trip_with_empty_events_and_casts():
     # without field types: names and types of the first record
     same = to_jagged([{"x": np.arange(3)}, {"x": np.arange(0)}])
     assert ak.to_list(same.x) == [[0, 1, 2], []]
+
+
+def test_first_non_finite():
+    import awkward as ak
+    import numpy as np
+
+    from colliderflow.utils.jagged import first_non_finite
+
+    assert first_non_finite(ak.Array([[1.0], [], [2.0, 3.0]])) is None
+    assert first_non_finite(ak.Array([[1.0], [], [2.0, np.inf], [np.nan]])) == 2
+    assert first_non_finite(ak.Array([[], [np.nan]])) == 1
+    assert first_non_finite(ak.Array([1.0, 2.0, np.nan])) == 2
+    assert first_non_finite(ak.Array([1.0])) is None

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import colliderflow
+from colliderflow.dataset.read import has_chunks
 from colliderflow.dataset.schema import (CHUNK_KIND, EVENT_FIELDS, MANIFEST, SCHEMA_VERSION,
                                          TARGET_FIELDS, TRUTH_FIELDS, chunk_name)
 from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS, GenEvent
@@ -28,8 +29,8 @@ from colliderflow.generate.source import EventSource, GenerationConfig
 from colliderflow.simulate.card import DetectorCard, card_hash, load_card
 from colliderflow.simulate.detector import SimEvent, simulate_event
 from colliderflow.target.build import Target, build_target, truth_mask
-from colliderflow.utils.atomic import atomic_write_text
-from colliderflow.utils.config import to_dict
+from colliderflow.utils.atomic import atomic_write_text, output_dir
+from colliderflow.utils.config import RangeChecked, positive, to_dict
 from colliderflow.utils.jagged import to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
 from colliderflow.utils.rng import event_rng
@@ -39,7 +40,7 @@ __all__ = ["DatasetConfig", "build_dataset", "process_event", "event_record", "r
 
 
 @dataclass(frozen=True)
-class DatasetConfig:
+class DatasetConfig(RangeChecked):
     """A dataset to build.
 
     Attributes:
@@ -51,14 +52,8 @@ class DatasetConfig:
 
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     detector: str = "cms-like"
-    events: int = 100
-    chunk_size: int = 50
-
-    def __post_init__(self) -> None:
-        if self.events < 1:
-            raise ValueError(f"events must be >= 1, got {self.events}")
-        if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+    events: int = positive(100)
+    chunk_size: int = positive(50)
 
     def chunks(self) -> list[tuple[int, int]]:
         return [(a, min(a + self.chunk_size, self.events)) for a in range(0, self.events, self.chunk_size)]
@@ -194,46 +189,45 @@ def build_dataset(config: DatasetConfig, out: str | os.PathLike, jobs: int = 1,
     Raises:
         FileExistsError: if ``out`` holds a dataset of a different configuration.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     card = load_card(config.detector)
     identity = config.identity(card)
-    manifest_path = out / MANIFEST
-    if manifest_path.exists():
-        old = json.loads(manifest_path.read_text())
-        if old.get("identity") != identity or old.get("events") != config.events:
-            raise FileExistsError(
-                f"{out} holds a dataset of another configuration (see {manifest_path}); "
-                "choose a new --out directory or delete the old one"
-            )
-    manifest = {"kind": "dataset", "schema_version": SCHEMA_VERSION, "events": config.events,
-                "identity": identity, "config": to_dict(config), "card": card.to_dict(),
-                "chunks": [chunk_name(a, b) for a, b in config.chunks()],
-                "colliderflow_version": colliderflow.__version__}
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    with output_dir(out, complete=has_chunks) as out:
+        manifest_path = out / MANIFEST
+        if manifest_path.exists():
+            old = json.loads(manifest_path.read_text())
+            if old.get("identity") != identity or old.get("events") != config.events:
+                raise FileExistsError(
+                    f"{out} holds a dataset of another configuration (see {manifest_path}); "
+                    "choose a new --out directory or delete the old one"
+                )
+        manifest = {"kind": "dataset", "schema_version": SCHEMA_VERSION, "events": config.events,
+                    "identity": identity, "config": to_dict(config), "card": card.to_dict(),
+                    "chunks": [chunk_name(a, b) for a, b in config.chunks()],
+                    "colliderflow_version": colliderflow.__version__}
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
-    chunks = config.chunks()
-    if chunk_range is not None:
-        a, b = chunk_range
-        if not (0 <= a < b <= len(chunks)):
-            raise ValueError(f"chunk range {a}-{b} outside the dataset's {len(chunks)} chunks")
-        chunks = chunks[a:b]
-    todo = [c for c in chunks if not _chunk_done(out / chunk_name(*c), identity)]
-    stage = {"generate": 0.0, "simulate": 0.0, "target": 0.0}
-    t0 = time.perf_counter()
-    n_todo = sum(b - a for a, b in todo)
-    with tqdm(total=n_todo, desc=f"{config.generation.process} events", unit="ev", disable=not progress) as bar:
-        if jobs <= 1:
-            for a, b in todo:
-                for k, v in _build_chunk(config, str(out), a, b, bar.update).items():
-                    stage[k] += v
-        else:
-            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(_build_chunk, config, str(out), a, b): (a, b) for a, b in todo}
-                for fut in as_completed(futures):
-                    for k, v in fut.result().items():
+        chunks = config.chunks()
+        if chunk_range is not None:
+            a, b = chunk_range
+            if not (0 <= a < b <= len(chunks)):
+                raise ValueError(f"chunk range {a}-{b} outside the dataset's {len(chunks)} chunks")
+            chunks = chunks[a:b]
+        todo = [c for c in chunks if not _chunk_done(out / chunk_name(*c), identity)]
+        stage = {"generate": 0.0, "simulate": 0.0, "target": 0.0}
+        t0 = time.perf_counter()
+        n_todo = sum(b - a for a, b in todo)
+        with tqdm(total=n_todo, desc=f"{config.generation.process} events", unit="ev", disable=not progress) as bar:
+            if jobs <= 1:
+                for a, b in todo:
+                    for k, v in _build_chunk(config, str(out), a, b, bar.update).items():
                         stage[k] += v
-                    a, b = futures[fut]
-                    bar.update(b - a)
+            else:
+                with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+                    futures = {pool.submit(_build_chunk, config, str(out), a, b): (a, b) for a, b in todo}
+                    for fut in as_completed(futures):
+                        for k, v in fut.result().items():
+                            stage[k] += v
+                        a, b = futures[fut]
+                        bar.update(b - a)
     return {"out": str(out), "chunks_built": len(todo), "chunks_skipped": len(chunks) - len(todo),
             "events_built": n_todo, "wall_seconds": time.perf_counter() - t0, "stage_seconds": stage}

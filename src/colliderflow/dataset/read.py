@@ -10,37 +10,82 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from colliderflow.dataset.schema import (CHUNK_KIND, MANIFEST, SCHEMA_VERSION, TARGET_FIELDS, TOP_FIELDS,
+from colliderflow.dataset.schema import (CHUNK_KIND, MANIFEST, RECORD_FIELDS, SCHEMA_VERSION, TOP_FIELDS,
                                          parse_chunk_name)
-from colliderflow.simulate.elements import ELEMENT_FEATURES, ELEMENT_NAMES
+from colliderflow.simulate.elements import ELEMENT_NAMES
 from colliderflow.target.classes import CLASS_NAMES
+from colliderflow.utils.jagged import first_non_finite
 from colliderflow.utils.parquet import FileFormatError, read_parquet
 
-__all__ = ["dataset_files", "dataset_card", "load_dataset", "validate_chunk", "inspect_dataset"]
+__all__ = ["IncompleteDatasetError", "dataset_files", "has_chunks", "missing_chunks", "dataset_card", "load_dataset",
+           "validate_chunk", "inspect_dataset"]
 
 
-def dataset_files(path: str | os.PathLike) -> list[Path]:
-    """The chunk files of a dataset directory (in event order), or ``[path]`` for one file."""
+class IncompleteDatasetError(FileFormatError):
+    """A dataset whose manifest lists chunks that are not (yet) there."""
+
+
+def missing_chunks(path: str | os.PathLike) -> tuple[list[str], int]:
+    """The chunks a dataset directory's manifest lists but that are absent, and how many it lists.
+
+    A single chunk file, or a directory without a manifest, is complete by definition: ([], 0).
+    """
+    path = Path(path)
+    manifest = path / MANIFEST
+    if not path.is_dir() or not manifest.exists():
+        return [], 0
+    try:
+        listed = json.loads(manifest.read_text()).get("chunks", [])
+    except (json.JSONDecodeError, AttributeError) as err:
+        raise FileFormatError(f"{manifest}: corrupt manifest: {err}") from None
+    return [c for c in listed if not (path / c).is_file()], len(listed)
+
+
+def dataset_files(path: str | os.PathLike, allow_partial: bool = False) -> list[Path]:
+    """The chunk files of a dataset directory (in event order), or ``[path]`` for one file.
+
+    Raises:
+        IncompleteDatasetError: the manifest lists chunks that are missing (unless
+            ``allow_partial``): an unfinished or interrupted 'colliderflow dataset', or lost files.
+    """
     path = Path(path)
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such dataset file or directory")
+    missing, listed = missing_chunks(path)
+    if missing and not allow_partial:
+        raise IncompleteDatasetError(
+            f"{path}: incomplete dataset, {len(missing)} of {listed} chunks missing (first {missing[0]}); finish it "
+            "by re-running the same 'colliderflow dataset' command, or pass --allow-partial to use the rest")
     files = sorted((p for p in path.iterdir() if parse_chunk_name(p.name)), key=lambda p: parse_chunk_name(p.name))
     if not files:
         raise FileNotFoundError(f"{path}: no dataset chunks (chunk_*.parquet) found")
     return files
 
 
+def has_chunks(folder: Path) -> bool:
+    """True if ``folder`` holds at least one (complete: written atomically) chunk file."""
+    return any(parse_chunk_name(p.name) for p in folder.iterdir())
+
+
 def dataset_card(path: str | os.PathLike) -> str | None:
     """The detector card named in a dataset's manifest (directory or one of its chunks), or None."""
     path = Path(path)
     manifest = (path if path.is_dir() else path.parent) / MANIFEST
-    return json.loads(manifest.read_text())["identity"]["detector"] if manifest.exists() else None
+    if not manifest.exists():
+        return None
+    try:
+        return json.loads(manifest.read_text())["identity"]["detector"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise FileFormatError(f"{manifest}: corrupt manifest: {err!r}") from None
 
 
 def validate_chunk(path: Path, array: ak.Array, fields: tuple[str, ...] | list[str] = TOP_FIELDS) -> None:
     """Check a chunk's layout and values; raises FileFormatError naming the file, event and field.
+
+    Every requested top-level field must hold all its schema fields (``RECORD_FIELDS``), its
+    floating-point values must be finite, and elements and targets must be aligned.
 
     Args:
         fields: the top-level fields that must be present (all by default; the columns read).
@@ -48,24 +93,27 @@ def validate_chunk(path: Path, array: ak.Array, fields: tuple[str, ...] | list[s
     missing = [f for f in fields if f not in array.fields]
     if missing:
         raise FileFormatError(f"{path}: missing top-level field(s) {missing}")
-    xmissing = [f for f in ELEMENT_FEATURES if f not in array["X"].fields]
-    if xmissing:
-        raise FileFormatError(f"{path}: element features missing: {xmissing}")
-    nx = ak.num(array["X"])
-    if "ytarget" in array.fields:
-        ymissing = [f for f in TARGET_FIELDS if f not in array["ytarget"].fields]
-        if ymissing:
-            raise FileFormatError(f"{path}: target fields missing: {ymissing}")
-        ny = ak.num(array["ytarget"])
+    for top in fields:
+        schema = RECORD_FIELDS.get(top)
+        if schema is None:
+            continue
+        sub = array[top]
+        absent = [f for f in schema if f not in sub.fields]
+        if absent:
+            what = "element features" if top == "X" else f"{top} fields"
+            raise FileFormatError(f"{path}: {what} missing: {absent}")
+        for name, dtype in schema.items():
+            if dtype is str or not np.issubdtype(np.dtype(dtype), np.floating):
+                continue
+            ev = first_non_finite(sub[name])
+            if ev is not None:
+                what = "element feature" if top == "X" else f"{top} field"
+                raise FileFormatError(f"{path}: event {ev}: {what} {name!r} is NaN or inf")
+    if "X" in fields and "ytarget" in fields:
+        nx, ny = ak.num(array["X"]), ak.num(array["ytarget"])
         bad = np.flatnonzero(ak.to_numpy(nx != ny))
         if len(bad):
             raise FileFormatError(f"{path}: event {bad[0]}: {int(nx[bad[0]])} elements but {int(ny[bad[0]])} targets")
-    for name in ELEMENT_FEATURES:
-        flat = ak.to_numpy(ak.flatten(array["X"][name]))
-        if not np.isfinite(flat).all():
-            counts = ak.to_numpy(nx)
-            ev = int(np.searchsorted(np.cumsum(counts), np.flatnonzero(~np.isfinite(flat))[0], side="right"))
-            raise FileFormatError(f"{path}: event {ev}: element feature {name!r} is NaN or inf")
 
 
 def _read_chunk(path: Path, columns: list[str] | None = None) -> ak.Array:
@@ -76,18 +124,21 @@ def _read_chunk(path: Path, columns: list[str] | None = None) -> ak.Array:
     return array
 
 
-def load_dataset(path: str | os.PathLike, columns: list[str] | None = None, validate: bool = False,
-                 stop: int | None = None) -> ak.Array:
+def load_dataset(path: str | os.PathLike, columns: list[str] | None = None, validate: bool = True,
+                 stop: int | None = None, allow_partial: bool = False) -> ak.Array:
     """All events of a dataset (directory or single chunk) as one awkward array.
 
     Args:
+        columns: top-level fields to read (all if None); each is validated (``validate_chunk``)
+            unless ``validate`` is False.
         stop: read only the chunks holding the first ``stop`` events, and return those events
             (all events if None).
+        allow_partial: read a dataset whose manifest lists missing chunks (see ``dataset_files``).
     """
     if stop is not None and stop < 1:
         raise ValueError(f"load_dataset: stop must be >= 1 (or None for all events), got {stop}")
     arrays, n = [], 0
-    for f in dataset_files(path):
+    for f in dataset_files(path, allow_partial):
         if stop is not None and n >= stop:
             break
         arr = _read_chunk(f, columns)
@@ -106,7 +157,7 @@ def inspect_dataset(path: str | os.PathLike) -> dict[str, Any]:
         FileFormatError: on the first bad file, naming it.
     """
     path = Path(path)
-    files = dataset_files(path)
+    files = dataset_files(path, allow_partial=True)
     n_events = 0
     n_elements, n_tracks, n_pu = [], [], []
     elem_types: dict[str, int] = {}
@@ -138,10 +189,7 @@ def inspect_dataset(path: str | os.PathLike) -> dict[str, Any]:
         "target_classes": {CLASS_NAMES[i]: int(c) for i, c in enumerate(classes) if i > 0},
         "target_pileup_fraction": pu_target / max(int(classes[1:].sum()), 1),
     }
-    manifest = path / MANIFEST if path.is_dir() else None
-    if manifest is not None and manifest.exists():
-        m = json.loads(manifest.read_text())
-        present = {f.name for f in files}
-        summary["missing_chunks"] = [c for c in m.get("chunks", []) if c not in present]
-        summary["detector"] = m.get("identity", {}).get("detector")
+    if path.is_dir() and (path / MANIFEST).exists():
+        summary["missing_chunks"] = missing_chunks(path)[0]
+        summary["detector"] = dataset_card(path)
     return summary

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS
 from colliderflow.simulate.elements import ELEMENT_FEATURES
 
 __all__ = ["SCHEMA_VERSION", "CHUNK_KIND", "MANIFEST", "TARGET_FIELDS", "TRUTH_FIELDS", "EVENT_FIELDS",
-           "TOP_FIELDS", "chunk_name", "parse_chunk_name"]
+           "TOP_FIELDS", "RECORD_FIELDS", "chunk_name", "parse_chunk_name"]
 
 SCHEMA_VERSION = 1
 CHUNK_KIND = "dataset-chunk"
@@ -33,6 +34,12 @@ EVENT_FIELDS = {"index": np.int64, "seed": np.int64, "sqrt_s": np.float32, "weig
                 "n_elements": np.int32, "genmet_x": np.float32, "genmet_y": np.float32}
 #: top-level fields of one event record
 TOP_FIELDS = ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons", "event")
+#: the fields every top-level field must hold (element features are all float32)
+RECORD_FIELDS: dict[str, dict[str, type]] = {
+    "X": {name: np.float32 for name in ELEMENT_FEATURES}, "ytarget": TARGET_FIELDS, "truth": TRUTH_FIELDS,
+    "gen_hadrons": HADRON_FIELDS, "gen_taus": TAU_FIELDS, "gen_partons": PARTON_FIELDS,
+    "event": {**EVENT_FIELDS, "process": str},
+}
 assert len(set(ELEMENT_FEATURES)) == len(ELEMENT_FEATURES)
 
 

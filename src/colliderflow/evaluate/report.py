@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import mplhep as hep
 import numpy as np
 
-from colliderflow.dataset.read import dataset_card, load_dataset
+from colliderflow.dataset.read import dataset_card, dataset_files, load_dataset, missing_chunks
 from colliderflow.evaluate.collections import reco_collections, target_collection, truth_collection
 from colliderflow.evaluate.displays import event_display
 from colliderflow.evaluate.jets import (collection_jets, derive_corrections, jet_performance, jet_performance_eta,
@@ -23,7 +23,7 @@ from colliderflow.physics.resolution import JetCorrections, summarise_response
 from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, series_style, use_cms_style
 from colliderflow.reconstruct import iter_events, load_reconstruction, mlpf_pileup_threshold
 from colliderflow.target.validation import pileup_label
-from colliderflow.utils.atomic import atomic_write_text
+from colliderflow.utils.atomic import atomic_dir, atomic_write_text
 
 __all__ = ["evaluate", "evaluated_collections", "derive_jec_file", "load_jec_file"]
 
@@ -31,19 +31,24 @@ __all__ = ["evaluate", "evaluated_collections", "derive_jec_file", "load_jec_fil
 BOOTSTRAP = {"replicas": 200, "seed": 0}
 
 
-def evaluated_collections(data: ak.Array, recos: dict[str, str | os.PathLike]) -> dict[str, ak.Array]:
+def evaluated_collections(data: ak.Array, recos: dict[str, str | os.PathLike],
+                          dataset_chunks: list[Path] | None = None) -> dict[str, ak.Array]:
     """The collections ``evaluate`` compares, name -> (events, particles) awkward array.
 
     ``target`` (from ``data.ytarget``) and, per reconstruction NAME (candidate directory or file
     of ``recos``), NAME, NAME+CHS, NAME+PUPPI (and NAME+PU for MLPF, at the pileup-score threshold
     stored with the candidates).
 
+    Args:
+        dataset_chunks: the dataset chunks ``data`` was read from; each reconstruction must hold
+            candidates made from each of them (checked through the candidates' headers).
+
     Raises:
         ValueError: if a reconstruction holds another number of events than ``data``.
     """
     colls = {"target": target_collection(data)}
     for name, path in recos.items():
-        cands, header = load_reconstruction(path)
+        cands, header = load_reconstruction(path, dataset_chunks)
         if len(cands) != len(data):
             raise ValueError(f"{path}: {len(cands)} events of candidates for a dataset of {len(data)} events; "
                              "reconstruct the same dataset")
@@ -67,18 +72,21 @@ def shipped_jec(card: str) -> Path | None:
 
 
 def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
-                    radius: float = 0.4) -> dict[str, JetCorrections]:
+                    radius: float = 0.4, allow_partial: bool = False) -> dict[str, JetCorrections]:
     """Derive jet energy corrections for every collection of ``recos`` on ``dataset`` (QCD) and save them.
 
     The collections are those ``evaluate`` compares: target and, per reconstruction NAME, NAME,
-    NAME+CHS, NAME+PUPPI (and NAME+PU for MLPF).
+    NAME+CHS, NAME+PUPPI (and NAME+PU for MLPF). ``allow_partial`` accepts a dataset with missing
+    chunks (the file records how many).
     """
-    data = load_dataset(dataset, columns=["ytarget", "truth", "event"])
+    chunks = dataset_files(dataset, allow_partial)
+    data = load_dataset(dataset, columns=["ytarget", "truth", "event"], allow_partial=allow_partial)
     gen_jets = collection_jets(truth_collection(data), radius, min_pt=10.0)
     out_corr = {}
-    for name, coll in evaluated_collections(data, recos).items():
+    for name, coll in evaluated_collections(data, recos, chunks).items():
         out_corr[name] = derive_corrections(matched_jets(collection_jets(coll, radius), gen_jets))
     atomic_write_text(out, json.dumps({"radius": radius, "dataset": str(dataset),
+                                       "missing_chunks": len(missing_chunks(dataset)[0]),
                                        "corrections": {k: v.to_json() for k, v in out_corr.items()}}) + "\n")
     return out_corr
 
@@ -147,7 +155,8 @@ def kind_key(kind: str, axis: str) -> str:
 
 
 def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
-             jec: str | os.PathLike | None = None, radius: float = 0.4, display_events: int = 1) -> dict[str, Any]:
+             jec: str | os.PathLike | None = None, radius: float = 0.4, display_events: int = 1,
+             allow_partial: bool = False) -> dict[str, Any]:
     """Evaluate reconstructions ``recos`` (name -> candidate directory) on ``dataset``.
 
     Jet corrections come from ``jec`` (a file from ``colliderflow derive-jec``, normally derived on
@@ -159,18 +168,29 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
     Every figure carries its statistical error: jets the Gaussian-fit and bootstrap errors of
     :func:`~colliderflow.physics.resolution.summarise_response`, MET an event bootstrap
     (:data:`BOOTSTRAP`), particles binomial errors.
+
+    The report folder appears whole or not at all (built aside, then renamed into place). A dataset
+    whose manifest lists missing chunks is refused unless ``allow_partial``; the report then
+    states how many chunks were missing.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_dataset(dataset, columns=["ytarget", "truth", "event"])
-    colls = evaluated_collections(data, recos)
+    with atomic_dir(out) as tmp:
+        return _evaluate(dataset, recos, tmp, jec, radius, display_events, allow_partial)
+
+
+def _evaluate(dataset, recos, out: Path, jec, radius: float, display_events: int, allow_partial: bool
+              ) -> dict[str, Any]:
+    chunks = dataset_files(dataset, allow_partial)
+    missing, listed = missing_chunks(dataset)
+    data = load_dataset(dataset, columns=["ytarget", "truth", "event"], allow_partial=allow_partial)
+    colls = evaluated_collections(data, recos, chunks)
     truth = truth_collection(data)
     process = ", ".join(sorted(set(ak.to_list(data.event.process))))
     npu = ak.to_numpy(data.event.n_pu)
     title = f"{process}, {pileup_label(npu)}, {len(data)} ev"
     metrics: dict[str, Any] = {"dataset": str(dataset), "events": int(len(data)), "process": process,
                                "pileup": [int(npu.min()), int(npu.max())], "collections": list(colls),
-                               "jet_radius": radius, "bootstrap": dict(BOOTSTRAP)}
+                               "jet_radius": radius, "bootstrap": dict(BOOTSTRAP),
+                               "missing_chunks": len(missing), "listed_chunks": listed}
     plots = []
 
     # jets
@@ -257,7 +277,7 @@ def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], ou
 
     # event display: read only the chunks holding the displayed events (X of a sample with pileup is GBs)
     if display_events > 0:
-        X = load_dataset(dataset, columns=["X"], stop=display_events).X
+        X = load_dataset(dataset, columns=["X"], stop=display_events, allow_partial=allow_partial).X
         for i, x in enumerate(iter_events(X)):
             panels = {name: {k: ak.to_numpy(colls[name][i][k]) for k in ("cls", "eta", "phi", "energy")}
                       for name in ("target", *recos)}
@@ -386,8 +406,11 @@ def _pm(x, err, pct=False, decimals=3):
 def _markdown(m: dict[str, Any]) -> str:
     lines = [f"# Evaluation: {m['process']}", "",
              f"Dataset `{m['dataset']}`: {m['events']} events, pileup {m['pileup'][0]}–{m['pileup'][1]}. "
-             f"Jets anti-kt R = {m['jet_radius']}, |η| < 2.5; jet energy corrections: {m['jec_source']}.", "",
-             "## Jets (corrected, gen pT 30–100 GeV)", "",
+             f"Jets anti-kt R = {m['jet_radius']}, |η| < 2.5; jet energy corrections: {m['jec_source']}.", ""]
+    if m.get("missing_chunks"):
+        lines += [f"**Partial dataset: {m['missing_chunks']} of its {m['listed_chunks']} chunks were missing "
+                  "(--allow-partial); the figures cover the chunks present only.**", ""]
+    lines += ["## Jets (corrected, gen pT 30–100 GeV)", "",
              "| collection | jets | median response | resolution (Gauss σ/μ) | resolution (IQR) | corrections |",
              "|---|---|---|---|---|---|"]
     for name, s in m["jets_30_100"].items():

@@ -36,8 +36,11 @@ from colliderflow.flashsim.sources import MODELS, event_features, source_table
 from colliderflow.flashsim.train import BUNDLE_VERSION, model_targets, object_condition
 from colliderflow.flashsim.transforms import TargetTransform
 from colliderflow.nano.io import NanoWriter, read_nano
-from colliderflow.nano.schema import GEN_COLLECTIONS, GEN_SINGLETONS, RECO_COLLECTIONS
+from colliderflow.nano.schema import GEN_COLLECTIONS, GEN_INPUTS, GEN_SINGLETONS, RECO_COLLECTIONS
+from colliderflow.utils.config import RangeChecked, non_negative, positive
+from colliderflow.utils.parquet import FileFormatError
 from colliderflow.utils.rng import event_rng
+from colliderflow.utils.torchfile import as_file_error, load_torch_file
 
 __all__ = ["SampleConfig", "FlashSim", "sample_file", "SELECTIONS", "resolve_model"]
 
@@ -46,10 +49,12 @@ SELECTIONS = {"Jet": (15.0, 4.7), "Muon": (3.0, 10.0), "Electron": (5.0, 10.0), 
 #: fields no model samples: every PF muon passes the loose ID
 _DEFAULTS = {"looseId": 1.0}
 _INDEX_FIELD = {"Jet": "genJetIdx", "Muon": "genPartIdx", "Electron": "genPartIdx", "Photon": "genPartIdx"}
+#: what a bundle is, in messages about files that are not one
+_BUNDLE_FILE = "readable FlashSim bundle"
 
 
 @dataclass
-class SampleConfig:
+class SampleConfig(RangeChecked):
     """Sampling settings.
 
     Attributes:
@@ -61,13 +66,13 @@ class SampleConfig:
         threads: torch CPU threads (0: torch default).
     """
 
-    oversample: int = 1
+    oversample: int = positive(1)
     solver: str = "midpoint"
-    steps: int = 10
-    batch_size: int = 2000
-    seed: int = 0
+    steps: int = positive(10)
+    batch_size: int = positive(2000)
+    seed: int = non_negative(0)
     device: str = "auto"
-    threads: int = 0
+    threads: int = non_negative(0)
 
 
 def resolve_model(spec: str | os.PathLike) -> Path:
@@ -109,20 +114,18 @@ class FlashSim:
             path = path / "flashsim.pt"
         if not path.exists():
             raise FileNotFoundError(f"{path}: no FlashSim bundle (train one with 'colliderflow flashsim train')")
-        try:
-            bundle = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:
-            raise ValueError(f"{path}: not a readable FlashSim bundle (truncated or corrupt?): {err}") from None
-        if not isinstance(bundle, dict) or bundle.get("version") != BUNDLE_VERSION:
-            raise ValueError(f"{path}: FlashSim bundle version {bundle.get('version') if isinstance(bundle, dict) else '?'}, "
-                             f"this colliderflow reads version {BUNDLE_VERSION}")
+        bundle = load_torch_file(path, _BUNDLE_FILE, {"version": int, "models": dict})
+        if bundle["version"] != BUNDLE_VERSION:
+            raise FileFormatError(f"{path}: FlashSim bundle version {bundle['version']}, "
+                                  f"this colliderflow reads version {BUNDLE_VERSION}")
         self.path = path
         self.device = torch.device("cuda" if (device == "auto" and torch.cuda.is_available()) else
                                    ("cpu" if device == "auto" else device))
-        self.skipped = bundle.get("skipped", {})
-        self.models: dict[str, _Model] = {}
-        for name, entry in bundle["models"].items():
-            self.models[name] = _Model(name, entry, model_targets(name), self.device)
+        with as_file_error(path, _BUNDLE_FILE):
+            self.skipped = dict(bundle.get("skipped", {}))
+            self.models: dict[str, _Model] = {}
+            for name, entry in bundle["models"].items():
+                self.models[name] = _Model(name, entry, model_targets(name), self.device)
 
     # -- one model ---------------------------------------------------------------------------
     def _flow(self, m: _Model, cond: np.ndarray, gen: torch.Generator, solver: str, steps: int) -> np.ndarray:
@@ -226,25 +229,10 @@ class FlashSim:
 
 
 def _gen_batches(path: str | os.PathLike, batch_size: int) -> Iterator[ak.Array]:
-    """Generator-level events of a nano file (gen collections and bookkeeping only)."""
-    events = read_nano(path)
+    """Generator-level events of a nano file (gen collections and bookkeeping only), validated."""
+    events = read_nano(path, require=GEN_INPUTS)
     keep = [f for f in events.fields if f in GEN_COLLECTIONS or f in GEN_SINGLETONS or f in ("run", "event", "genWeight")]
-    missing = {"GenJet", "GenPart", "GenMET", "Pileup"} - set(keep)
-    if missing:
-        raise ValueError(f"{path}: no generator collections {sorted(missing)}; FlashSim needs GenJet, GenPart, GenMET "
-                         "and Pileup (write them with 'colliderflow nano')")
     events = events[keep]
-    for coll, fields in (("GenJet", ("pt", "eta", "phi", "mass")), ("GenPart", ("pt", "eta", "phi", "iso")),
-                         ("GenMET", ("pt", "phi"))):
-        for f in fields:
-            values = ak.to_numpy(ak.flatten(events[coll][f], axis=None))
-            bad = int(np.count_nonzero(~np.isfinite(values)))
-            if bad:
-                arr = events[coll][f]
-                per_event = ak.any(~np.isfinite(arr), axis=1) if arr.ndim > 1 else ~np.isfinite(arr)
-                first = int(np.flatnonzero(ak.to_numpy(per_event))[0])
-                raise ValueError(f"{path}: {bad} non-finite values in {coll}_{f} (first in event {first}); "
-                                 "FlashSim needs finite generator inputs")
     for start in range(0, len(events), batch_size):
         yield events[start:start + batch_size]
 

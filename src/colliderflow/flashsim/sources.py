@@ -30,6 +30,7 @@ import numpy as np
 
 from colliderflow.flashsim.transforms import TargetSpec
 from colliderflow.physics.neighbours import delta_r
+from colliderflow.utils.config import RangeChecked, positive
 
 __all__ = ["ModelSpec", "SourceTable", "MODELS", "source_table", "event_features", "reco_targets", "JET_MIN_PT"]
 
@@ -39,13 +40,13 @@ _FAKE_JET_RADIUS = 0.4
 
 
 @dataclass
-class ModelSpec:
+class ModelSpec(RangeChecked):
     """One (collection, source) model: an efficiency/multiplicity classifier and a property flow."""
 
     name: str
     collection: str
     source: str  # "GenJet", "GenPart:<|pdgId|>" or "Event"
-    max_multiplicity: int
+    max_multiplicity: int = positive()
     targets: list[TargetSpec] = field(default_factory=list)
 
 

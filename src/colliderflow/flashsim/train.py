@@ -8,9 +8,10 @@ objects (or events) into training and validation sets (seeded, by event), and tr
   multiplicity 1, and
 * the property flow (conditional flow matching) on the transformed targets.
 
-The bundle ``flashsim.pt`` (atomic write) holds every network, transform and spec; the training
-report ``training.json`` holds losses and the reliability (calibration) of every classifier on
-the validation split, with one PNG per classifier.
+The bundle ``flashsim.pt`` (atomic write; plain data only, read without unpickling code:
+:mod:`colliderflow.utils.torchfile`) holds every network, transform and spec; the training report
+``training.json`` holds losses and the reliability (calibration) of every classifier on the
+validation split, with one PNG per classifier.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from colliderflow.flashsim.nets import MultiplicityNet, VectorField, cfm_loss, m
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
 from colliderflow.flashsim.transforms import TargetSpec, TargetTransform
 from colliderflow.nano.io import read_nano
-from colliderflow.utils.atomic import atomic_path, atomic_write_text
-from colliderflow.utils.config import to_dict
+from colliderflow.nano.schema import GEN_INPUTS, RECO_CONTENT
+from colliderflow.utils.atomic import atomic_write_text
+from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive, to_dict
+from colliderflow.utils.torchfile import save_torch_file
 
 __all__ = ["FlashSimTrainConfig", "NetConfig", "train_flashsim", "ModelData", "model_data", "BUNDLE_VERSION",
            "reliability"]
@@ -43,23 +46,23 @@ BUNDLE_VERSION = 1
 
 
 @dataclass
-class NetConfig:
+class NetConfig(RangeChecked):
     """Network and optimiser settings shared by all models.
 
     Each network trains for ``steps`` optimiser steps, fewer for small training sets:
     min(steps, max(min_steps, max_epochs x batches per epoch)).
     """
 
-    flow_hidden: int = 128
-    flow_layers: int = 3
-    clf_hidden: int = 64
-    clf_layers: int = 3
-    steps: int = 20000
-    max_epochs: int = 1000
-    min_steps: int = 300
-    batch_size: int = 1024
-    lr: float = 2e-3
-    weight_decay: float = 1e-5
+    flow_hidden: int = positive(128)
+    flow_layers: int = positive(3)
+    clf_hidden: int = positive(64)
+    clf_layers: int = positive(3)
+    steps: int = positive(20000)
+    max_epochs: int = positive(1000)
+    min_steps: int = non_negative(300)
+    batch_size: int = positive(1024)
+    lr: float = positive(2e-3)
+    weight_decay: float = non_negative(1e-5)
 
     def steps_for(self, n: int) -> int:
         """Optimiser steps for a training set of ``n`` rows."""
@@ -68,7 +71,7 @@ class NetConfig:
 
 
 @dataclass
-class FlashSimTrainConfig:
+class FlashSimTrainConfig(RangeChecked):
     """``colliderflow flashsim train`` configuration.
 
     Attributes:
@@ -85,10 +88,10 @@ class FlashSimTrainConfig:
     train: list[str] = field(default_factory=list)
     out: str = "runs/flashsim"
     models: list[str] = field(default_factory=list)
-    val_fraction: float = 0.2
-    min_objects: int = 30
-    seed: int = 0
-    threads: int = 0
+    val_fraction: float = bounded(0.2, gt=0, lt=1)
+    min_objects: int = non_negative(30)
+    seed: int = non_negative(0)
+    threads: int = non_negative(0)
     device: str = "auto"
     net: NetConfig = field(default_factory=NetConfig)
 
@@ -275,7 +278,7 @@ def load_training_events(paths: list[str]) -> ak.Array:
     if not paths:
         raise ValueError("no training files: set 'train' in the config (full-simulation nano files from "
                          "'colliderflow nano')")
-    arrays = [read_nano(p) for p in paths]
+    arrays = [read_nano(p, require=(*GEN_INPUTS, *RECO_CONTENT)) for p in paths]
     keep = [f for f in arrays[0].fields if f != "FlashSim"]
     arrays = [a[keep] for a in arrays]
     return ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
@@ -305,8 +308,7 @@ def train_flashsim(config: FlashSimTrainConfig, progress: bool = True) -> dict[s
         entry, rep = train_model(name, data, config, device, progress)
         bundle["models"][name] = entry
         report["models"][name] = rep
-    with atomic_path(out / "flashsim.pt") as tmp:
-        torch.save(bundle, tmp)
+    save_torch_file(bundle, out / "flashsim.pt")
     atomic_write_text(out / "training.json", json.dumps(report, indent=1))
     from colliderflow.flashsim.plots import plot_training
 

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit
 
+from colliderflow.utils.config import RangeChecked, positive
+
 __all__ = ["TargetSpec", "TargetTransform", "KINDS"]
 
 KINDS = ("logratio", "log", "delta", "dphi", "linear", "asinh", "logeps", "unit", "integer", "categorical", "sign")
@@ -42,7 +44,7 @@ _NEEDS_REF = {"logratio", "delta", "dphi", "sign"}
 
 
 @dataclass
-class TargetSpec:
+class TargetSpec(RangeChecked):
     """One reconstructed property and how it is transformed.
 
     Attributes:
@@ -55,9 +57,10 @@ class TargetSpec:
     name: str
     kind: str
     ref: str | None = None
-    scale: float = 1.0
+    scale: float = positive(1.0)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.kind not in KINDS:
             raise ValueError(f"target {self.name!r}: unknown transform {self.kind!r}; choose one of {KINDS}")
         if self.kind in _NEEDS_REF and self.ref is None:

@@ -32,9 +32,11 @@ import numpy as np
 from colliderflow.flashsim.metrics import (classifier_two_sample_test, correlation_matrix, plot_correlations,
                                            wasserstein_table)
 from colliderflow.flashsim.stats import fold_histogram
-from colliderflow.nano.io import read_nano, read_nano_header
+from colliderflow.nano.io import nano_oversample, read_nano, read_nano_header
+from colliderflow.nano.schema import GEN_INPUTS, RECO_CONTENT
 from colliderflow.plotting import LABEL, log_pt_axis, save, use_cms_style
-from colliderflow.utils.atomic import atomic_write_text
+from colliderflow.utils.atomic import atomic_dir, atomic_write_text
+from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 
 __all__ = ["ValidateConfig", "validate", "VARIABLES", "toy_zmumu", "toy_ttbar"]
 
@@ -58,19 +60,20 @@ EVENT_VARIABLES = {"MET_pt": ("log", 1, 500), "MET_phi": ("lin", -np.pi, np.pi),
 
 
 @dataclass
-class ValidateConfig:
+class ValidateConfig(RangeChecked):
     """Validation settings.
 
     Attributes:
         max_objects: objects per sample used by each classifier two-sample test.
         seed: seed of the two-sample tests and of the Wasserstein floor splits.
         c2st_epochs: training epochs of each two-sample classifier.
+        auc_target: a two-sample test passes when its AUC is at most this (0.5: indistinguishable).
     """
 
-    max_objects: int = 100_000
-    seed: int = 0
-    c2st_epochs: int = 30
-    auc_target: float = 0.55
+    max_objects: int = positive(100_000)
+    seed: int = non_negative(0)
+    c2st_epochs: int = positive(30)
+    auc_target: float = bounded(0.55, ge=0.5, le=1)
     toys: list[str] = field(default_factory=lambda: ["zmumu", "ttbar"])
 
 
@@ -86,9 +89,9 @@ def _load(paths: list[str | os.PathLike]) -> _Sample:
     arrays, weights, folds, ks = [], [], [], set()
     for p in paths:
         h = read_nano_header(p)
-        k = int(h.get("oversample", 1))
+        ev = read_nano(p, require=(*GEN_INPUTS, *RECO_CONTENT))
+        k = nano_oversample(h, ev)
         ks.add(k)
-        ev = read_nano(p)
         arrays.append(ev)
         w = ak.to_numpy(ev.genWeight).astype(np.float64) if "genWeight" in ev.fields else np.ones(len(ev))
         weights.append(w / k)
@@ -354,11 +357,18 @@ def _toy(name, flash: _Sample, full: _Sample, ref: _Sample | None, out: Path) ->
 
 def validate(flash: list[str], full: list[str], reference: list[str] | None, out: str | os.PathLike,
              config: ValidateConfig = ValidateConfig(), progress: bool = True) -> dict[str, Any]:
-    """Compare FlashSim with the full simulation; writes report.md, metrics.json and PNGs under ``out``."""
+    """Compare FlashSim with the full simulation; writes report.md, metrics.json and PNGs under ``out``.
+
+    ``out`` appears whole or not at all (built aside, renamed into place on success).
+    """
+    with atomic_dir(out) as tmp:
+        return _validate(flash, full, reference, tmp, config, progress)
+
+
+def _validate(flash: list[str], full: list[str], reference: list[str] | None, out: Path, config: ValidateConfig,
+              progress: bool) -> dict[str, Any]:
     from tqdm import tqdm
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     fl, fu = _load(flash), _load(full)
     ref = _load(reference) if reference else None
     if fu.oversample != 1:

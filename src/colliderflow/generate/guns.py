@@ -8,6 +8,7 @@ import numpy as np
 from particle import Particle
 
 from colliderflow.generate.particles import GenParticles
+from colliderflow.utils.config import RangeChecked, bounded, positive
 
 __all__ = ["GunConfig", "shoot", "GUN_PARTICLES"]
 
@@ -16,7 +17,7 @@ GUN_PARTICLES = {"e": 11, "gamma": 22, "mu": 13, "pi": 211, "k0l": 130, "n": 211
 
 
 @dataclass(frozen=True)
-class GunConfig:
+class GunConfig(RangeChecked):
     """A particle gun.
 
     Attributes:
@@ -27,21 +28,16 @@ class GunConfig:
     """
 
     particle: str = "pi"
-    pt_min: float = 1.0
-    pt_max: float = 200.0
-    eta_min: float = -2.5
-    eta_max: float = 2.5
-    n_per_event: int = 1
+    pt_min: float = positive(1.0)
+    pt_max: float = bounded(200.0, ge="pt_min")
+    eta_min: float = bounded(-2.5, ge=-10, le=10)
+    eta_max: float = bounded(2.5, ge="eta_min", le=10)
+    n_per_event: int = positive(1)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.particle not in GUN_PARTICLES:
             raise ValueError(f"gun particle {self.particle!r} unknown; choose one of {sorted(GUN_PARTICLES)}")
-        if not (0 < self.pt_min <= self.pt_max):
-            raise ValueError(f"gun pT range must satisfy 0 < pt_min <= pt_max, got [{self.pt_min}, {self.pt_max}]")
-        if self.eta_min > self.eta_max:
-            raise ValueError(f"gun eta range is empty: [{self.eta_min}, {self.eta_max}]")
-        if self.n_per_event < 1:
-            raise ValueError(f"gun n_per_event must be >= 1, got {self.n_per_event}")
 
 
 def shoot(config: GunConfig, rng: np.random.Generator) -> GenParticles:

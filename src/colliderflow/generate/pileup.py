@@ -15,6 +15,7 @@ import awkward as ak
 import numpy as np
 
 from colliderflow.generate.particles import GenParticles
+from colliderflow.utils.config import RangeChecked, bounded, non_negative
 from colliderflow.utils.parquet import FileFormatError, read_parquet, write_parquet
 
 __all__ = ["BeamSpot", "PileupRange", "PileupPool", "POOL_KIND", "POOL_SCHEMA_VERSION", "write_pool"]
@@ -25,12 +26,12 @@ _FIELDS = ("pid", "charge", "px", "py", "pz", "energy", "mass", "vx", "vy", "vz"
 
 
 @dataclass(frozen=True)
-class BeamSpot:
+class BeamSpot(RangeChecked):
     """Luminous region: Gaussian spreads of the interaction vertices (cm) and times (ns)."""
 
-    sigma_xy: float = 0.0012
-    sigma_z: float = 3.5
-    sigma_t: float = 0.18
+    sigma_xy: float = non_negative(0.0012)
+    sigma_z: float = non_negative(3.5)
+    sigma_t: float = non_negative(0.18)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """(n, 4) array of vertex x, y, z (cm) and t (ns)."""
@@ -39,15 +40,11 @@ class BeamSpot:
 
 
 @dataclass(frozen=True)
-class PileupRange:
+class PileupRange(RangeChecked):
     """Number of pileup interactions per event, drawn uniformly from [low, high] (inclusive)."""
 
-    low: int = 0
-    high: int = 0
-
-    def __post_init__(self) -> None:
-        if not (0 <= self.low <= self.high):
-            raise ValueError(f"pileup range must satisfy 0 <= low <= high, got {self.low}-{self.high}")
+    low: int = non_negative(0)
+    high: int = bounded(0, ge="low")
 
     @classmethod
     def parse(cls, text: str | int) -> "PileupRange":

@@ -20,13 +20,14 @@ from colliderflow.generate.particles import GenParticles
 from colliderflow.generate.pileup import BeamSpot, PileupPool, PileupRange, write_pool
 from colliderflow.generate.processes import GUN_PROCESS, MINBIAS, process_settings
 from colliderflow.generate.pythia import PythiaGenerator
+from colliderflow.utils.config import RangeChecked, non_negative, positive
 from colliderflow.utils.rng import event_rng
 
 __all__ = ["GenerationConfig", "EventSource", "generate_pool"]
 
 
 @dataclass(frozen=True)
-class GenerationConfig:
+class GenerationConfig(RangeChecked):
     """What to generate.
 
     Attributes:
@@ -40,14 +41,15 @@ class GenerationConfig:
     """
 
     process: str = "ttbar"
-    sqrt_s: float = 14.0
-    seed: int = 0
+    sqrt_s: float = positive(14.0)
+    seed: int = non_negative(0)
     pileup: PileupRange = field(default_factory=PileupRange)
     pileup_pool: str | None = None
     gun: GunConfig | None = None
     beam_spot: BeamSpot = field(default_factory=BeamSpot)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.process == GUN_PROCESS:
             if self.gun is None:
                 object.__setattr__(self, "gun", GunConfig())
@@ -60,8 +62,6 @@ class GenerationConfig:
                 f"pileup {self.pileup} requested but no pileup pool given; create one with "
                 "'colliderflow pileup-pool --out pool.parquet' and pass --pileup-pool"
             )
-        if self.sqrt_s <= 0:
-            raise ValueError(f"sqrt_s must be positive, got {self.sqrt_s} TeV")
 
 
 class EventSource:

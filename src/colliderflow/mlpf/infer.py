@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from colliderflow.candidates import empty_candidates
 from colliderflow.mlpf.data import make_batches
 from colliderflow.simulate.elements import ELEMENT_FEATURES, ELEMENT_TRACK
 from colliderflow.target import classes as C
+from colliderflow.utils.config import RangeChecked, fraction, non_negative, positive
+from colliderflow.utils.parquet import FileFormatError
+from colliderflow.utils.torchfile import as_file_error
 
 __all__ = ["InferenceConfig", "Predictor", "candidates_from_prediction"]
 
@@ -26,7 +30,7 @@ _OUTPUTS = ("p_binary", "pid_prob", "p_pileup", "pt", "eta", "phi", "energy")
 
 
 @dataclass(frozen=True)
-class InferenceConfig:
+class InferenceConfig(RangeChecked):
     """Inference settings.
 
     Attributes:
@@ -35,16 +39,21 @@ class InferenceConfig:
         pileup_threshold: candidates with a pileup probability below this pass the pileup rejection
             (0.9: chosen for the shipped cms-like model on validation events, bench/mlpf_thresholds.py).
         batch_elements: padded elements per inference batch.
+        max_memory_gb: bound on the estimated activation memory of one batch
+            (``MLPFConfig.inference_bytes``); batches are split to stay below it, and an event that
+            alone exceeds it is refused with a clear error instead of exhausting the machine.
         num_threads: CPU threads (0: library default).
     """
 
     backend: str = "torch"
-    binary_threshold: float = 0.5
-    pileup_threshold: float = 0.9
-    batch_elements: int = 20000
-    num_threads: int = 0
+    binary_threshold: float = fraction(0.5)
+    pileup_threshold: float = fraction(0.9)
+    batch_elements: int = positive(20000)
+    max_memory_gb: float = positive(2.0)
+    num_threads: int = non_negative(0)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.backend not in ("torch", "onnx"):
             raise ValueError(f"backend must be 'torch' or 'onnx', got {self.backend!r}")
 
@@ -58,9 +67,13 @@ class Predictor:
         if config.backend == "onnx":
             from colliderflow.mlpf.export import OnnxMLPF
 
-            self._onnx = OnnxMLPF(path if path.endswith(".onnx") else path.rsplit(".", 1)[0] + ".onnx",
-                                  threads=config.num_threads or None)
+            onnx_path = Path(path if path.endswith(".onnx") else path.rsplit(".", 1)[0] + ".onnx")
+            if not onnx_path.is_file():
+                raise FileFormatError(f"{onnx_path}: no such file")
+            with as_file_error(onnx_path, "readable MLPF ONNX export"):  # ONNX Runtime's own exceptions
+                self._onnx = OnnxMLPF(onnx_path, threads=config.num_threads or None)
             self._model = None
+            self.model_config = self._onnx.config
         else:
             import torch
 
@@ -70,6 +83,7 @@ class Predictor:
                 torch.set_num_threads(config.num_threads)
             self._device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             self._model = load_model(path, self._device)
+            self.model_config = self._model.config
 
     def predict_batch(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Decoded outputs for a padded batch X (B, N, F)."""
@@ -82,11 +96,35 @@ class Predictor:
             out = self._model.decode(self._model(x), x)
         return {k: out[k].float().cpu().numpy() for k in _OUTPUTS}
 
+    def batch_bytes(self, batch: int, n: int) -> float:
+        """Estimated activation memory of a (batch, n) padded batch with this model and runtime, bytes."""
+        return self.model_config.inference_bytes(batch, n, materialised_attention=self._model is None)
+
+    def _within_memory(self, sizes: np.ndarray, idx: np.ndarray) -> list[np.ndarray]:
+        """``idx`` split into batches whose estimated memory is within ``max_memory_gb``.
+
+        Raises:
+            ValueError: one event alone exceeds the bound.
+        """
+        limit = self.config.max_memory_gb * 1e9
+        n_max = max(1, int(sizes[idx].max()))
+        if self.batch_bytes(len(idx), n_max) <= limit:
+            return [idx]
+        if len(idx) == 1:
+            raise ValueError(f"an event of {n_max} elements needs about {self.batch_bytes(1, n_max) / 1e9:.1f} GB "
+                             f"for MLPF inference ({self.model_config.attention} attention), above the "
+                             f"{self.config.max_memory_gb:g} GB bound (InferenceConfig.max_memory_gb, "
+                             "reconstruct --max-memory-gb)")
+        order = idx[np.argsort(sizes[idx], kind="stable")]
+        half = len(order) // 2
+        return self._within_memory(sizes, order[:half]) + self._within_memory(sizes, order[half:])
+
     def predict_events(self, events: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
-        """Decoded outputs per event (each (N_i,) or (N_i, C)), batched by size."""
+        """Decoded outputs per event (each (N_i,) or (N_i, C)), batched by size within the memory bound."""
         sizes = np.array([len(e["type"]) for e in events], dtype=np.int64)
         results: list[dict[str, np.ndarray] | None] = [None] * len(events)
-        for idx in make_batches(sizes, self.config.batch_elements, seed=0, epoch=0, shuffle=False):
+        batches = make_batches(sizes, self.config.batch_elements, seed=0, epoch=0, shuffle=False)
+        for idx in (part for b in batches for part in self._within_memory(sizes, np.asarray(b))):
             n_max = max(1, int(sizes[idx].max()))
             X = np.zeros((len(idx), n_max, len(ELEMENT_FEATURES)), np.float32)
             for k, i in enumerate(idx):

@@ -41,24 +41,19 @@ LOSS_TERMS = ("binary", "pid", "pt", "eta", "sin_phi", "cos_phi", "energy", "pil
 
 
 @dataclass
-class LossConfig:
+class LossConfig(_config.RangeChecked):
     """Term weights and loss options of :func:`mlpf_loss` (module docstring: why these weights)."""
 
-    binary: float = 1.0
-    pid: float = 1.0
-    pt: float = 2.0
-    eta: float = 4.0
-    sin_phi: float = 4.0
-    cos_phi: float = 4.0
-    energy: float = 2.0
-    pileup: float = 1.0
-    focal_gamma: float = 2.0
+    binary: float = _config.non_negative(1.0)
+    pid: float = _config.non_negative(1.0)
+    pt: float = _config.non_negative(2.0)
+    eta: float = _config.non_negative(4.0)
+    sin_phi: float = _config.non_negative(4.0)
+    cos_phi: float = _config.non_negative(4.0)
+    energy: float = _config.non_negative(2.0)
+    pileup: float = _config.non_negative(1.0)
+    focal_gamma: float = _config.non_negative(2.0)
     sqrt_pt_weight: bool = True
-
-    def __post_init__(self) -> None:
-        for name in (*LOSS_TERMS, "focal_gamma"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"LossConfig.{name}: expected >= 0, got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         return _config.to_dict(self)

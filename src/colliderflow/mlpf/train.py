@@ -30,15 +30,17 @@ from tqdm.auto import tqdm
 from colliderflow.mlpf.data import Events, iterate, load_events, make_batches, pad_batch, split_indices
 from colliderflow.mlpf.loss import LossConfig, mlpf_loss
 from colliderflow.mlpf.model import MLPF, MLPFConfig, count_parameters
-from colliderflow.utils.atomic import atomic_path, atomic_write_text
-from colliderflow.utils.config import ConfigError, load_config, to_dict
+from colliderflow.utils.atomic import atomic_write_text, output_dir
+from colliderflow.utils.config import (ConfigError, RangeChecked, bounded, load_config, non_negative, positive,
+                                       to_dict)
+from colliderflow.utils.torchfile import as_file_error, load_torch_file, save_torch_file
 
 __all__ = ["DataConfig", "OptimConfig", "TrainConfig", "load_train_config", "train", "to_tensors",
-           "save_model", "load_model"]
+           "save_model", "read_model_file", "load_model"]
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(RangeChecked):
     """Training data.
 
     Attributes:
@@ -49,30 +51,31 @@ class DataConfig:
     """
 
     datasets: tuple[str, ...] = ()
-    max_events: int | None = None
-    val_fraction: float = 0.2
-    batch_elements: int = 8000
+    max_events: int | None = bounded(None, ge=1)
+    val_fraction: float = bounded(0.2, gt=0, lt=1)
+    batch_elements: int = positive(8000)
 
 
 @dataclass(frozen=True)
-class OptimConfig:
+class OptimConfig(RangeChecked):
     """Optimiser and schedule."""
 
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    epochs: int = 10
-    warmup_steps: int = 100
+    lr: float = positive(1e-3)
+    weight_decay: float = non_negative(0.01)
+    epochs: int = positive(10)
+    warmup_steps: int = non_negative(100)
     schedule: str = "cosine"
-    grad_clip: float = 1.0
-    max_steps: int | None = None
+    grad_clip: float = positive(1.0)
+    max_steps: int | None = non_negative(None)  # 0, like None: epochs x steps per epoch
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.schedule not in ("cosine", "onecycle"):
             raise ValueError(f"schedule must be 'cosine' or 'onecycle', got {self.schedule!r}")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(RangeChecked):
     """Everything a training run needs; saved with every checkpoint and model.
 
     ``init_from`` starts from the weights of a trained model (fine-tuning, e.g. to another
@@ -88,13 +91,13 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     out: str = "runs/mlpf"
-    seed: int = 0
-    checkpoint_every: int = 200
-    snapshot_every: int = 0
-    log_every: int = 20
-    num_threads: int = 0
+    seed: int = non_negative(0)
+    checkpoint_every: int = positive(200)
+    snapshot_every: int = non_negative(0)
+    log_every: int = positive(20)
+    num_threads: int = non_negative(0)
     deterministic: bool = True
-    scaler_events: int = 500
+    scaler_events: int = positive(500)
     init_from: str | None = None
     refit_scaler: bool = False
 
@@ -112,21 +115,38 @@ def to_tensors(X: np.ndarray, Y: np.ndarray, device: torch.device) -> tuple[torc
     return x, target
 
 
+_MODEL_FILE = "readable colliderflow MLPF model"
+_MODEL_FIELDS = {"model_config": dict, "state_dict": dict}
+_CHECKPOINT_FILE = "readable colliderflow MLPF training checkpoint"
+_CHECKPOINT_FIELDS = {**_MODEL_FIELDS, "optimizer": dict, "scheduler": dict, "torch_rng": torch.Tensor,
+                      "state": dict, "train_config": dict}
+
+
 def save_model(model: MLPF, path: str | os.PathLike, extra: dict | None = None) -> None:
-    """A self-describing model file: config, weights (scaler buffers included) and metadata."""
-    payload = {"model_config": model.config.to_dict(), "state_dict": model.state_dict(), **(extra or {})}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """A self-describing model file: config, weights (scaler buffers included) and metadata.
+
+    ``extra`` must be plain data (python scalars, strings, lists, dicts, tensors): model files are
+    shared, and are read without unpickling anything else (:mod:`colliderflow.utils.torchfile`).
+    """
+    save_torch_file({"model_config": model.config.to_dict(), "state_dict": model.state_dict(), **(extra or {})}, path)
+
+
+def read_model_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The contents of a model file (``model_config``, ``state_dict`` and the metadata given to
+    :func:`save_model`), read without running code from it; ``FileFormatError`` if it is not one."""
+    return load_torch_file(path, _MODEL_FILE, _MODEL_FIELDS, map_location=device)
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> MLPF:
-    """Load a model written by :func:`save_model` (or the model part of a checkpoint)."""
-    try:
-        payload = torch.load(path, map_location=device, weights_only=False)
+    """Load a model written by :func:`save_model` (or the model part of a checkpoint).
+
+    Raises:
+        FileFormatError: (a ``ValueError``) ``path`` is not a model file; one line naming it.
+    """
+    payload = read_model_file(path, device)
+    with as_file_error(path, _MODEL_FILE):
         model = MLPF(MLPFConfig.from_dict(payload["model_config"]))
         model.load_state_dict(payload["state_dict"])
-    except (OSError, RuntimeError, KeyError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable colliderflow MLPF model: {err}") from None
     return model.to(device).eval()
 
 
@@ -137,6 +157,29 @@ _RUNTIME_KEYS = ("num_threads", "checkpoint_every", "log_every")
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a training config that a resumed run must share with its checkpoint."""
     return {k: v for k, v in config.items() if k not in _RUNTIME_KEYS}
+
+
+def _save_checkpoint(path: Path, cfg: TrainConfig, model: MLPF, optimizer, scheduler, state: dict[str, Any]) -> None:
+    """The complete state of a run: model, optimiser, scheduler, random numbers, loop position."""
+    save_torch_file({"model_config": model.config.to_dict(), "state_dict": model.state_dict(),
+                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "torch_rng": torch.get_rng_state(), "state": state, "train_config": to_dict(cfg)}, path)
+
+
+def _load_checkpoint(path: Path, cfg: TrainConfig, model: MLPF, optimizer, scheduler,
+                     device: torch.device) -> dict[str, Any]:
+    """Restore what :func:`_save_checkpoint` wrote into ``model``, ``optimizer``, ``scheduler`` and
+    the torch random-number state; returns the loop state. ``FileFormatError`` if ``path`` is not a
+    checkpoint, ``ConfigError`` if it is one of another configuration."""
+    ck = load_torch_file(path, _CHECKPOINT_FILE, _CHECKPOINT_FIELDS, map_location=device)
+    if _identity(ck["train_config"]) != _identity(to_dict(cfg)):
+        raise ConfigError(f"{path}: checkpoint of another configuration; use a new 'out' directory")
+    with as_file_error(path, _CHECKPOINT_FILE):
+        model.load_state_dict(ck["state_dict"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        torch.set_rng_state(ck["torch_rng"].cpu())  # the CPU generator's state, whatever map_location did
+        return {"events": 0, "cpu_seconds": 0.0, **ck["state"]}
 
 
 def _lr_lambda(cfg: OptimConfig, total_steps: int):
@@ -194,7 +237,17 @@ def _evaluate(model, events: Events, cfg: TrainConfig, device, autocast) -> dict
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
-    """Train (or resume) a model; returns a summary with the final validation losses."""
+    """Train (or resume) a model; returns a summary with the final validation losses.
+
+    A run that fails before its first checkpoint leaves no output folder behind (if it made it).
+    """
+    if int(os.environ.get("RANK", 0)) != 0:
+        return _train(cfg, progress)
+    with output_dir(cfg.out, complete=lambda folder: (folder / "checkpoint.pt").exists()):
+        return _train(cfg, progress)
+
+
+def _train(cfg: TrainConfig, progress: bool) -> dict[str, Any]:
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -207,7 +260,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     out = Path(cfg.out)
     main_rank = rank == 0
     if main_rank:
-        out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
     if not cfg.data.datasets:
@@ -239,14 +291,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     state = {"epoch": 0, "batch": 0, "step": 0, "best_val": float("inf"), "history": [], "events": 0,
              "cpu_seconds": 0.0}
     if resume:
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if _identity(ck["train_config"]) != _identity(to_dict(cfg)):
-            raise ConfigError(f"{ckpt_path}: checkpoint of another configuration; use a new 'out' directory")
-        model.load_state_dict(ck["state_dict"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scheduler.load_state_dict(ck["scheduler"])
-        torch.set_rng_state(ck["torch_rng"])
-        state = {"events": 0, "cpu_seconds": 0.0, **ck["state"]}
+        state = _load_checkpoint(ckpt_path, cfg, model, optimizer, scheduler, device)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
 
@@ -259,11 +304,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     def checkpoint() -> None:
         if not main_rank:
             return
-        payload = {"model_config": model.config.to_dict(), "state_dict": model.state_dict(),
-                   "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                   "torch_rng": torch.get_rng_state(), "state": state, "train_config": to_dict(cfg)}
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(payload, tmp)
+        _save_checkpoint(ckpt_path, cfg, model, optimizer, scheduler, state)
 
     def snapshot() -> None:
         if main_rank and cfg.snapshot_every and state["step"] % cfg.snapshot_every == 0:

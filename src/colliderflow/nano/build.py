@@ -14,14 +14,14 @@ import awkward as ak
 import numpy as np
 from tqdm import tqdm
 
-from colliderflow.dataset.read import dataset_card, dataset_files, load_dataset
+from colliderflow.dataset.read import dataset_card, dataset_files, load_dataset, missing_chunks
 from colliderflow.nano.gen import GenConfig, gen_objects
 from colliderflow.nano.io import NanoWriter
 from colliderflow.nano.reco import TRACK_FIELDS, RecoConfig, reco_objects
 from colliderflow.physics.resolution import JetCorrections
+from colliderflow.reconstruct import read_candidate_chunk
 from colliderflow.utils.config import to_dict
 from colliderflow.utils.jagged import per_event
-from colliderflow.utils.parquet import read_parquet
 
 __all__ = ["nano_batch", "build_nano", "load_jec"]
 
@@ -62,7 +62,8 @@ def nano_batch(data: ak.Array, cands: ak.Array, jec: JetCorrections | None,
 
 def build_nano(dataset: str | os.PathLike, candidates: str | os.PathLike, output: str | os.PathLike,
                jec: str | None = "shipped", gen_config: GenConfig = GenConfig(),
-               reco_config: RecoConfig = RecoConfig(), progress: bool = True) -> dict[str, Any]:
+               reco_config: RecoConfig = RecoConfig(), progress: bool = True,
+               allow_partial: bool = False) -> dict[str, Any]:
     """Build the full-simulation nano file of a dataset reconstructed with PF.
 
     Args:
@@ -70,12 +71,15 @@ def build_nano(dataset: str | os.PathLike, candidates: str | os.PathLike, output
         candidates: PF candidates of the same dataset (``colliderflow reconstruct --algo pf``).
         output: ``.root`` or ``.parquet``.
         jec: 'shipped', 'none' or a derive-jec JSON.
+        allow_partial: accept a dataset whose manifest lists missing chunks; the file's header
+            records how many (``missing_chunks``).
     """
-    files = dataset_files(dataset)
+    files = dataset_files(dataset, allow_partial)
     cdir = Path(candidates)
     card = dataset_card(dataset)
     corr = load_jec(jec, card)
     header = {"source": "fullsim", "dataset": str(dataset), "candidates": str(candidates), "card": card, "jec": str(jec),
+              "missing_chunks": len(missing_chunks(dataset)[0]),
               "gen_config": to_dict(gen_config), "reco_config": to_dict(reco_config)}
     n = 0
     with NanoWriter(output, header) as writer:
@@ -85,9 +89,9 @@ def build_nano(dataset: str | os.PathLike, candidates: str | os.PathLike, output
                 raise FileNotFoundError(f"{cpath}: no candidates for dataset chunk {f.name}; run "
                                         f"'colliderflow reconstruct --algo pf --input {dataset} --output {candidates}'")
             data = load_dataset(f, ["X", "truth", "gen_hadrons", "gen_partons", "event"])
+            cands = read_candidate_chunk(cpath, f)[0]
             data = ak.zip({"X": data.X[TRACK_FIELDS], "truth": data.truth, "gen_hadrons": data.gen_hadrons,
                            "gen_partons": data.gen_partons, "event": data.event}, depth_limit=1)
-            cands = read_parquet(cpath, "candidates", 1)[0].cands
             batch = nano_batch(data, cands, corr, gen_config, reco_config)
             writer.write(batch)
             n += len(batch)

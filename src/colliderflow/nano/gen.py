@@ -26,24 +26,25 @@ from colliderflow.nano.schema import GEN_COLLECTIONS
 from colliderflow.physics.jets import cluster_jets
 from colliderflow.physics.matching import closest_within
 from colliderflow.physics.neighbours import pairs_within
+from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 from colliderflow.utils.jagged import per_event, to_jagged
 
 __all__ = ["GenConfig", "gen_objects"]
 
 
 @dataclass
-class GenConfig:
+class GenConfig(RangeChecked):
     """Generator-object selections (GeV)."""
 
-    jet_radius: float = 0.4
-    jet_min_pt: float = 10.0
-    jet_max_eta: float = 5.0
-    lepton_min_pt: float = 3.0
-    photon_min_pt: float = 10.0
-    photon_max_iso: float = 0.5
-    max_eta: float = 3.0
-    iso_radius: float = 0.4
-    flavour_radius: float = 0.4
+    jet_radius: float = positive(0.4)
+    jet_min_pt: float = non_negative(10.0)
+    jet_max_eta: float = bounded(5.0, gt=0, le=10)
+    lepton_min_pt: float = non_negative(3.0)
+    photon_min_pt: float = non_negative(10.0)
+    photon_max_iso: float = non_negative(0.5)
+    max_eta: float = bounded(3.0, gt=0, le=10)
+    iso_radius: float = positive(0.4)
+    flavour_radius: float = positive(0.4)
 
 
 def _eta_phi(px, py, pz):

@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import awkward as ak
+import numpy as np
 import pyarrow.parquet as pq
 
 from colliderflow.nano.schema import COLLECTIONS, NANO_KIND, NANO_SCHEMA_VERSION, SCALARS, SINGLETONS
 from colliderflow.utils.atomic import atomic_path
+from colliderflow.utils.errors import one_line
+from colliderflow.utils.jagged import first_non_finite
 from colliderflow.utils.parquet import FileFormatError, read_parquet
 
-__all__ = ["NanoWriter", "write_nano", "read_nano", "read_nano_header", "nano_format", "FileFormatError"]
+__all__ = ["NanoWriter", "write_nano", "read_nano", "read_nano_header", "validate_nano", "nano_oversample",
+           "nano_format", "FileFormatError"]
 
 _TREE = "Events"
 _HEADER_KEY = "colliderflow_header"
@@ -141,26 +145,51 @@ def _check_header(path: Path, header: dict[str, Any]) -> dict[str, Any]:
     return header
 
 
+#: the header of a file that lost ours (re-saved by uproot, pandas, a skim): read by its content
+_NO_HEADER = {"kind": NANO_KIND, "schema_version": NANO_SCHEMA_VERSION, "header": "missing"}
+
+
+def _headerless(path: Path, names: set[str]) -> dict[str, Any]:
+    """The stand-in header of a file without ours, if its branches look like this format's."""
+    if not {"run", "event"} <= names:
+        raise FileFormatError(f"{path}: no colliderflow header and no 'run' and 'event' branches; not a "
+                              "NanoAOD-like file of this project")
+    return dict(_NO_HEADER)
+
+
 def read_nano_header(path: str | os.PathLike) -> dict[str, Any]:
-    """The colliderflow header of a NanoAOD-like file."""
+    """The colliderflow header of a NanoAOD-like file.
+
+    A file re-saved by another tool (uproot, pandas, a skim) may have lost the header; it is read
+    by its content if it has the ``run`` and ``event`` branches, and gets the header
+    ``{"kind": "nanoaod", "schema_version": 1, "header": "missing"}``.
+    """
     path = Path(path)
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
     if nano_format(path) == "parquet":
         from colliderflow.utils.parquet import read_header
 
-        return _check_header(path, read_header(path))
+        try:
+            return _check_header(path, read_header(path))
+        except FileFormatError as err:
+            if "without a colliderflow header" not in str(err):
+                raise
+            return _headerless(path, set(pq.read_schema(path).names))
     import uproot
 
     try:
         with uproot.open(path) as f:
-            if _HEADER_KEY not in f:
-                raise FileFormatError(f"{path}: ROOT file without a colliderflow header (not written by colliderflow)")
-            header = json.loads(str(f[_HEADER_KEY]))
+            if _HEADER_KEY in f:
+                header = json.loads(str(f[_HEADER_KEY]))
+            elif _TREE in f:
+                header = _headerless(path, set(f[_TREE].keys()))
+            else:
+                raise FileFormatError(f"{path}: ROOT file without a colliderflow header or an {_TREE} tree")
     except FileFormatError:
         raise
     except Exception as err:  # uproot raises many types on truncated/corrupt files
-        raise FileFormatError(f"{path}: not a readable ROOT file (truncated or corrupt?): {err}") from None
+        raise FileFormatError(f"{path}: not a readable ROOT file (truncated or corrupt?): {one_line(err)}") from None
     return _check_header(path, header)
 
 
@@ -181,21 +210,77 @@ def _group_root(arrays: ak.Array) -> ak.Array:
     return ak.zip(fields, depth_limit=1)
 
 
-def read_nano(path: str | os.PathLike, entry_start: int | None = None, entry_stop: int | None = None) -> ak.Array:
-    """Events of a NanoAOD-like file (.root or .parquet) in the in-memory layout."""
+def validate_nano(path: str | os.PathLike, events: ak.Array, require: tuple[str, ...] = ()) -> None:
+    """Check NanoAOD-like events read from ``path``.
+
+    Every collection, singleton or scalar in ``require`` must be present with all its schema
+    fields; every floating-point value of every known collection must be finite.
+
+    Raises:
+        FileFormatError: one line naming the file, and the branch and event of the first bad value.
+    """
+    missing = [n for n in require if n not in events.fields]
+    if missing:
+        raise FileFormatError(f"{path}: no {', '.join(missing)} (needed here); write full files with "
+                              "'colliderflow nano'")
+    for name in events.fields:
+        schema = COLLECTIONS.get(name) or SINGLETONS.get(name)
+        if schema is None:
+            if name in SCALARS and np.issubdtype(SCALARS[name], np.floating):
+                ev = first_non_finite(events[name])
+                if ev is not None:
+                    raise FileFormatError(f"{path}: event {ev}: {name} is NaN or inf")
+            continue
+        sub = events[name]
+        if name in require:
+            absent = [f"{name}_{f}" for f in schema if f not in sub.fields]
+            if absent:
+                raise FileFormatError(f"{path}: branches missing: {absent}")
+        for f, dtype in schema.items():
+            if f in sub.fields and np.issubdtype(dtype, np.floating):
+                ev = first_non_finite(sub[f])
+                if ev is not None:
+                    raise FileFormatError(f"{path}: event {ev}: {name}_{f} is NaN or inf")
+
+
+def read_nano(path: str | os.PathLike, entry_start: int | None = None, entry_stop: int | None = None,
+              require: tuple[str, ...] = ()) -> ak.Array:
+    """Events of a NanoAOD-like file (.root or .parquet) in the in-memory layout, validated.
+
+    Args:
+        require: collections, singletons and scalars the caller needs (see :func:`validate_nano`).
+    """
     path = Path(path)
+    header = read_nano_header(path)
     if nano_format(path) == "parquet":
-        array, _ = read_parquet(path, NANO_KIND, NANO_SCHEMA_VERSION)
-        return array[entry_start:entry_stop]
-    read_nano_header(path)
-    import uproot
+        if header.get("header") == "missing":
+            try:
+                events = ak.from_parquet(path)
+            except Exception as err:
+                raise FileFormatError(f"{path}: cannot read data (truncated or corrupt?): {one_line(err)}") from None
+        else:
+            events, _ = read_parquet(path, NANO_KIND, NANO_SCHEMA_VERSION)
+        events = events[entry_start:entry_stop]
+    else:
+        import uproot
 
-    try:
-        with uproot.open(path) as f:
-            tree = f[_TREE]
-            arrays = tree.arrays(entry_start=entry_start, entry_stop=entry_stop,
-                                 filter_name=lambda n: not (n.startswith("n") and n[1:] in COLLECTIONS))
-    except Exception as err:
-        raise FileFormatError(f"{path}: cannot read the {_TREE} tree (truncated or corrupt?): {err}") from None
-    return _group_root(arrays)
+        try:
+            with uproot.open(path) as f:
+                tree = f[_TREE]
+                arrays = tree.arrays(entry_start=entry_start, entry_stop=entry_stop,
+                                     filter_name=lambda n: not (n.startswith("n") and n[1:] in COLLECTIONS))
+        except Exception as err:
+            raise FileFormatError(f"{path}: cannot read the {_TREE} tree (truncated or corrupt?): {one_line(err)}") \
+                from None
+        events = _group_root(arrays)
+    validate_nano(path, events, require)
+    return events
 
+
+def nano_oversample(header: dict[str, Any], events: ak.Array) -> int:
+    """Replicas K per generator event of a file: from its header, else from ``FlashSim.replica``."""
+    if "oversample" in header:
+        return int(header["oversample"])
+    if "FlashSim" in events.fields and len(events):
+        return int(ak.max(events.FlashSim.replica)) + 1
+    return 1

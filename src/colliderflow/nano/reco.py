@@ -39,6 +39,7 @@ from colliderflow.physics.neighbours import delta_r, pairs_within
 from colliderflow.physics.resolution import JetCorrections
 from colliderflow.simulate.elements import ELEMENT_TRACK
 from colliderflow.target import classes as C
+from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 from colliderflow.utils.jagged import per_event, to_jagged
 
 __all__ = ["RecoConfig", "reco_objects", "TRACK_FIELDS"]
@@ -50,20 +51,20 @@ _CAND_FIELDS = ["cls", "charge", "pt", "eta", "phi", "energy", "element", "puppi
 
 
 @dataclass
-class RecoConfig:
+class RecoConfig(RangeChecked):
     """Reconstructed-object selections (GeV, cm)."""
 
-    jet_radius: float = 0.4
-    jet_min_pt: float = 15.0
-    jet_max_eta: float = 4.7
-    jet_raw_min_pt: float = 5.0
-    muon_min_pt: float = 3.0
-    electron_min_pt: float = 5.0
-    photon_min_pt: float = 10.0
-    photon_max_eta: float = 2.5
-    btag_track_min_pt: float = 1.0
-    genjet_match_radius: float = 0.2
-    genpart_match_radius: float = 0.1
+    jet_radius: float = positive(0.4)
+    jet_min_pt: float = non_negative(15.0)
+    jet_max_eta: float = bounded(4.7, gt=0, le=10)
+    jet_raw_min_pt: float = non_negative(5.0)
+    muon_min_pt: float = non_negative(3.0)
+    electron_min_pt: float = non_negative(5.0)
+    photon_min_pt: float = non_negative(10.0)
+    photon_max_eta: float = bounded(2.5, gt=0, le=10)
+    btag_track_min_pt: float = non_negative(1.0)
+    genjet_match_radius: float = positive(0.2)
+    genpart_match_radius: float = positive(0.1)
 
 
 def btag_discriminant(s2: np.ndarray) -> np.ndarray:

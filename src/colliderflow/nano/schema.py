@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["NANO_KIND", "NANO_SCHEMA_VERSION", "COLLECTIONS", "SINGLETONS", "SCALARS", "GEN_COLLECTIONS",
-           "GEN_SINGLETONS", "RECO_COLLECTIONS", "RECO_SINGLETONS", "FLASH_SINGLETONS"]
+           "GEN_SINGLETONS", "RECO_COLLECTIONS", "RECO_SINGLETONS", "FLASH_SINGLETONS", "GEN_INPUTS", "RECO_CONTENT"]
 
 NANO_KIND = "nanoaod"
 NANO_SCHEMA_VERSION = 1
@@ -54,3 +54,8 @@ FLASH_SINGLETONS = {"FlashSim": {"replica": i2}}
 SCALARS = {"run": np.int64, "event": np.int64, "genWeight": np.float32}
 COLLECTIONS = {**GEN_COLLECTIONS, **RECO_COLLECTIONS}
 SINGLETONS = {**GEN_SINGLETONS, **RECO_SINGLETONS, **FLASH_SINGLETONS}
+
+#: what a file needs to be FlashSim's input: the generator record and the event identity
+GEN_INPUTS = (*GEN_COLLECTIONS, *GEN_SINGLETONS, "run", "event")
+#: what a full-simulation or FlashSim file needs besides, for training and validation
+RECO_CONTENT = (*RECO_COLLECTIONS, "MET", "PV")

@@ -30,6 +30,7 @@ from colliderflow.pf.links import Links
 from colliderflow.physics.neighbours import delta_phi
 from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD, ELEMENT_TRACK
 from colliderflow.target import classes as C
+from colliderflow.utils.config import RangeChecked, bounded, fraction, non_negative
 
 __all__ = ["PFConfig", "build_particles"]
 
@@ -39,7 +40,7 @@ _ELECTRON_MASS = 0.000511
 
 
 @dataclass(frozen=True)
-class PFConfig:
+class PFConfig(RangeChecked):
     """Thresholds of the PF algorithm (GeV, rad).
 
     Attributes:
@@ -64,25 +65,25 @@ class PFConfig:
             neutral hadron (ECAL+HCAL calibration) when their share of the energy is below this.
     """
 
-    muon_min_hits: int = 8
-    muon_min_pt: float = 2.0
-    mip_ecal: float = 0.5
-    mip_hcal: float = 3.0
-    ele_eop_min: float = 0.75
-    ele_eop_max: float = 1.35
-    ele_max_hoe: float = 0.15
-    ele_max_sigma_eta: float = 0.025
-    ele_min_pt: float = 2.0
-    brem_deta: float = 0.04
-    brem_dphi_margin: float = 0.03
-    excess_n_sigma: float = 1.0
-    min_photon_energy: float = 0.5
-    min_neutral_energy: float = 1.0
+    muon_min_hits: int = non_negative(8)
+    muon_min_pt: float = non_negative(2.0)
+    mip_ecal: float = non_negative(0.5)
+    mip_hcal: float = non_negative(3.0)
+    ele_eop_min: float = non_negative(0.75)
+    ele_eop_max: float = bounded(1.35, gt="ele_eop_min")
+    ele_max_hoe: float = non_negative(0.15)
+    ele_max_sigma_eta: float = non_negative(0.025)
+    ele_min_pt: float = non_negative(2.0)
+    brem_deta: float = non_negative(0.04)
+    brem_dphi_margin: float = non_negative(0.03)
+    excess_n_sigma: float = non_negative(1.0)
+    min_photon_energy: float = non_negative(0.5)
+    min_neutral_energy: float = non_negative(1.0)
     combine_tracks: bool = True
-    tracker_eta_max: float = 2.5
-    secondary_max_pixel_hits: int = 0
-    secondary_min_d0: float = 0.2
-    hadron_max_ecal_fraction: float = 0.5
+    tracker_eta_max: float = bounded(2.5, gt=0, le=10)
+    secondary_max_pixel_hits: int = non_negative(0)
+    secondary_min_d0: float = non_negative(0.2)
+    hadron_max_ecal_fraction: float = fraction(0.5)
 
 
 def _candidates(cls, charge, pt, eta, phi, energy, element) -> dict[str, np.ndarray]:

@@ -18,12 +18,13 @@ from scipy.sparse.csgraph import connected_components
 
 from colliderflow.physics.neighbours import delta_phi, pairs_within
 from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_TRACK, N_DEPTH_LAYERS
+from colliderflow.utils.config import RangeChecked, positive
 
 __all__ = ["LinkConfig", "Links", "link_elements"]
 
 
 @dataclass(frozen=True)
-class LinkConfig:
+class LinkConfig(RangeChecked):
     """Link windows.
 
     Attributes:
@@ -32,11 +33,11 @@ class LinkConfig:
         ecal_max_dr, hcal_max_dr: hard upper bounds of the search radius in (eta, phi).
     """
 
-    n_sigma: float = 2.5
-    ecal_cell: float = 0.0174
-    hcal_cell: float = 0.087
-    ecal_max_dr: float = 0.12
-    hcal_max_dr: float = 0.35
+    n_sigma: float = positive(2.5)
+    ecal_cell: float = positive(0.0174)
+    hcal_cell: float = positive(0.087)
+    ecal_max_dr: float = positive(0.12)
+    hcal_max_dr: float = positive(0.35)
 
 
 @dataclass

@@ -27,13 +27,14 @@ from scipy.stats import chi2
 
 from colliderflow.physics.neighbours import delta_r, pairs_within
 from colliderflow.simulate.elements import ELEMENT_TRACK
+from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 
 __all__ = ["VertexConfig", "PuppiRegion", "PuppiConfig", "DEFAULT_REGIONS", "find_vertices", "associate", "associate_candidates",
            "puppi_weights", "mitigate_pileup"]
 
 
 @dataclass(frozen=True)
-class VertexConfig:
+class VertexConfig(RangeChecked):
     """Vertex finding and track-vertex association (cm, GeV).
 
     Attributes:
@@ -47,17 +48,17 @@ class VertexConfig:
             vertex count as primary in PUPPI (as CMS does); farther ones are treated as neutrals.
     """
 
-    gap: float = 0.06
-    min_tracks: int = 2
-    min_pt: float = 0.5
-    max_dz_sigma: float = 3.0
-    min_dz_window: float = 0.05
-    refit_iterations: int = 2
-    pv_dz_keep: float = 0.3
+    gap: float = positive(0.06)
+    min_tracks: int = positive(2)
+    min_pt: float = non_negative(0.5)
+    max_dz_sigma: float = non_negative(3.0)
+    min_dz_window: float = non_negative(0.05)
+    refit_iterations: int = non_negative(2)
+    pv_dz_keep: float = non_negative(0.3)
 
 
 @dataclass(frozen=True)
-class PuppiRegion:
+class PuppiRegion(RangeChecked):
     """One |eta| region of PUPPI, after the structure of the CMS tune (JINST 15 (2020) P09018, table 1).
 
     Attributes:
@@ -72,17 +73,12 @@ class PuppiRegion:
             ``PuppiConfig.reference_eta_max`` out to the region (CMS: MedEtaSF, RMSEtaSF).
     """
 
-    eta_max: float
+    eta_max: float = bounded(gt=0, le=10)
     use_charged: bool
-    ptcut: float
-    ptcut_slope: float
-    median_scale: float = 1.0
-    rms_scale: float = 1.0
-
-    def __post_init__(self):
-        if not (self.eta_max > 0 and self.ptcut >= 0 and self.ptcut_slope >= 0 and self.median_scale > 0
-                and self.rms_scale > 0):
-            raise ValueError(f"PUPPI region needs eta_max > 0, ptcut and ptcut_slope >= 0, positive scales: {self}")
+    ptcut: float = non_negative()
+    ptcut_slope: float = non_negative()
+    median_scale: float = positive(1.0)
+    rms_scale: float = positive(1.0)
 
 
 #: the default regions: barrel+endcap inside the tracker, endcap beyond it, and HF (CMS tune's
@@ -96,7 +92,7 @@ DEFAULT_REGIONS = (
 
 
 @dataclass(frozen=True)
-class PuppiConfig:
+class PuppiConfig(RangeChecked):
     """PUPPI parameters.
 
     Attributes:
@@ -111,23 +107,20 @@ class PuppiConfig:
         neutral_pt_max: neutrals above this pT keep weight 1 (protection of hard neutrals), GeV.
     """
 
-    r0: float = 0.4
-    r_min: float = 0.01
-    weight_min: float = 0.01
+    r0: float = positive(0.4)
+    r_min: float = bounded(0.01, gt=0, lt="r0")
+    weight_min: float = bounded(0.01, ge=0, lt=1)
     regions: tuple[PuppiRegion, ...] = DEFAULT_REGIONS
-    reference_eta_max: float = 2.0
-    reference_min_pt: float = 0.1
-    min_reference: int = 50
-    neutral_pt_max: float = 40.0
+    reference_eta_max: float = bounded(2.0, gt=0, le=10)
+    reference_min_pt: float = non_negative(0.1)
+    min_reference: int = bounded(50, ge=2)
+    neutral_pt_max: float = positive(40.0)
 
     def __post_init__(self):
+        super().__post_init__()
         edges = [r.eta_max for r in self.regions]
         if not edges or edges != sorted(edges) or len(set(edges)) != len(edges):
             raise ValueError(f"PUPPI regions need strictly increasing eta_max, got {edges}")
-        if not (0 < self.r_min < self.r0 and 0 <= self.weight_min < 1 and self.reference_eta_max > 0
-                and self.min_reference >= 2 and self.neutral_pt_max > 0):
-            raise ValueError("PUPPI needs 0 < r_min < r0, 0 <= weight_min < 1, reference_eta_max > 0, "
-                             "min_reference >= 2 and neutral_pt_max > 0")
 
 
 def find_vertices(z: np.ndarray, z_err: np.ndarray, pt: np.ndarray, config: VertexConfig = VertexConfig()):

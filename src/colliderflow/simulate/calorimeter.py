@@ -33,6 +33,7 @@ from colliderflow.simulate.impacts import (
     KIND_EM, KIND_HADRON, KIND_MIP, SURFACE_CALO, SURFACE_HF, CaloImpacts,
 )
 from colliderflow.simulate.showers import ShowerDeposits, em_showers, hadron_showers, hf_showers, mip_tracks
+from colliderflow.utils.config import RangeChecked, bounded, fraction, non_negative, positive
 
 __all__ = [
     "EcalConfig", "HcalConfig", "HfConfig", "CellGrid", "CaloCells", "PlaneReadout", "CaloHits",
@@ -44,38 +45,21 @@ _CMS_HCAL_ETA_EDGES = tuple(round(0.087 * i, 3) for i in range(21)) + (
     1.830, 1.930, 2.043, 2.172, 2.322, 2.500, 2.650, 2.868, 3.000)
 
 
-def _validate(cfg: object, positive: tuple[str, ...] = (), fractions: tuple[str, ...] = ()) -> None:
-    name = type(cfg).__name__
-    for f in positive:
-        value = getattr(cfg, f)
-        if not value > 0:
-            raise ValueError(f"{name}.{f}: expected a positive number, got {value!r}")
-    for f in fractions:
-        value = getattr(cfg, f)
-        if not 0 <= value <= 1:
-            raise ValueError(f"{name}.{f}: expected a number in [0, 1], got {value!r}")
-    for f in fields(cfg):
-        value = getattr(cfg, f.name)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{name}.{f.name}: expected a finite number, got {value!r}")
-        if isinstance(value, (int, float)) and value < 0:
-            raise ValueError(f"{name}.{f.name}: expected a non-negative number, got {value!r}")
-
-
 def _validate_response(cfg: object, energies: str, tables: tuple[str, ...]) -> None:
+    """Shapes of a response table (the ranges of its values are declared on the fields)."""
     name = type(cfg).__name__
     e = np.asarray(getattr(cfg, energies), dtype=float)
-    if e.size < 1 or np.any(e <= 0) or np.any(np.diff(e) <= 0):
+    if e.size < 1 or np.any(np.diff(e) <= 0):
         raise ValueError(f"{name}.{energies}: expected increasing positive energies, got {getattr(cfg, energies)!r}")
     for table in tables:
         r = np.asarray(getattr(cfg, table), dtype=float)
-        if r.shape != e.shape or np.any(r <= 0):
+        if r.shape != e.shape:
             raise ValueError(f"{name}.{table}: expected {e.size} positive responses (one per "
                              f"{energies} value), got {getattr(cfg, table)!r}")
 
 
 @dataclass(frozen=True)
-class EcalConfig:
+class EcalConfig(RangeChecked):
     """The PbWO4 electromagnetic calorimeter (CMS-like defaults).
 
     Attributes:
@@ -115,51 +99,47 @@ class EcalConfig:
         stamp_max_half: a shower footprint spans at most 2 n + 1 crystals per axis.
     """
 
-    barrel_cell_deta: float = 0.0174
-    barrel_phi_cells: int = 360
-    endcap_cell_size: float = 2.862
-    moliere_radius: float = 2.2
-    lateral_core: float = 0.3
-    lateral_tail: float = 1.5
-    lateral_tail_fraction: float = 0.14
-    radiation_lengths: float = 25.8
-    critical_energy: float = 0.0086
-    longitudinal_b: float = 0.6
-    stochastic: float = 0.03
-    constant: float = 0.003
-    noise_barrel: float = 0.04
-    noise_endcap: float = 0.12
-    threshold_barrel: float = 0.08
-    threshold_endcap: float = 0.30
-    interaction_lengths: float = 1.1
-    hadron_response: float = 0.5
-    hadron_lateral_core: float = 2.0
-    hadron_lateral_halo: float = 6.0
-    hadron_halo_fraction: float = 0.25
-    mip_mpv: float = 0.28
-    mip_width: float = 0.025
-    time_noise: float = 0.3
-    time_constant: float = 0.1
-    shower_delay: float = 0.1
-    response_energies: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
-    response_barrel: tuple[float, ...] = (0.895, 0.902, 0.923, 0.937, 0.958, 0.981, 0.987, 0.989, 0.985, 0.981)
-    response_endcap: tuple[float, ...] = (0.800, 0.819, 0.887, 0.906, 0.925, 0.955, 0.973, 0.981, 0.982, 0.979)
-    stamp_energy_cut: float = 0.004
-    stamp_max_half: int = 8
+    barrel_cell_deta: float = positive(0.0174)
+    barrel_phi_cells: int = positive(360)
+    endcap_cell_size: float = positive(2.862)
+    moliere_radius: float = positive(2.2)
+    lateral_core: float = positive(0.3)
+    lateral_tail: float = positive(1.5)
+    lateral_tail_fraction: float = fraction(0.14)
+    radiation_lengths: float = positive(25.8)
+    critical_energy: float = positive(0.0086)
+    longitudinal_b: float = positive(0.6)
+    stochastic: float = non_negative(0.03)
+    constant: float = non_negative(0.003)
+    noise_barrel: float = non_negative(0.04)
+    noise_endcap: float = non_negative(0.12)
+    threshold_barrel: float = non_negative(0.08)
+    threshold_endcap: float = non_negative(0.30)
+    interaction_lengths: float = positive(1.1)
+    hadron_response: float = fraction(0.5)
+    hadron_lateral_core: float = positive(2.0)
+    hadron_lateral_halo: float = positive(6.0)
+    hadron_halo_fraction: float = fraction(0.25)
+    mip_mpv: float = non_negative(0.28)
+    mip_width: float = non_negative(0.025)
+    time_noise: float = non_negative(0.3)
+    time_constant: float = non_negative(0.1)
+    shower_delay: float = non_negative(0.1)
+    response_energies: tuple[float, ...] = positive((1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0))
+    response_barrel: tuple[float, ...] = positive((0.895, 0.902, 0.923, 0.937, 0.958, 0.981, 0.987, 0.989, 0.985,
+                                                   0.981))
+    response_endcap: tuple[float, ...] = positive((0.800, 0.819, 0.887, 0.906, 0.925, 0.955, 0.973, 0.981, 0.982,
+                                                   0.979))
+    stamp_energy_cut: float = positive(0.004)
+    stamp_max_half: int = positive(8)
 
     def __post_init__(self) -> None:
-        _validate(self, positive=("barrel_cell_deta", "barrel_phi_cells", "endcap_cell_size",
-                                  "moliere_radius", "lateral_core", "lateral_tail",
-                                  "hadron_lateral_core", "hadron_lateral_halo",
-                                  "radiation_lengths", "critical_energy", "longitudinal_b",
-                                  "interaction_lengths",
-                                  "stamp_energy_cut", "stamp_max_half"),
-                  fractions=("lateral_tail_fraction", "hadron_response", "hadron_halo_fraction"))
+        super().__post_init__()
         _validate_response(self, "response_energies", ("response_barrel", "response_endcap"))
 
 
 @dataclass(frozen=True)
-class HcalConfig:
+class HcalConfig(RangeChecked):
     """The brass-scintillator hadron calorimeter and the hadron shower model (CMS-like).
 
     Attributes:
@@ -201,42 +181,39 @@ class HcalConfig:
         stamp_max_half: a shower footprint spans at most 2 n + 1 towers per axis.
     """
 
-    tower_eta_edges: tuple[float, ...] = _CMS_HCAL_ETA_EDGES
-    phi_towers: int = 72
-    depth_edges: tuple[float, ...] = (0.0, 1.0, 2.5, 4.0, 6.0)
-    lambda_cm: float = 18.0
-    noise: float = 0.12
-    threshold: float = 0.8
-    hadron_response: float = 0.55
-    em_fraction_e0: float = 1.0
-    em_fraction_exponent: float = 0.83
-    em_fraction_spread: float = 0.10
-    em_profile_shape: float = 1.5
-    em_profile_scale: float = 0.4
-    hadronic_profile_scale: float = 1.0
-    shower_max_offset: float = 0.7
-    shower_max_slope: float = 0.2
-    sampling_stochastic: float = 0.8
-    lateral_core: float = 4.0
-    lateral_halo: float = 10.0
-    lateral_halo_fraction: float = 0.25
-    mip_mpv: float = 2.2
-    mip_width: float = 0.15
-    response_energies: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
-    response: tuple[float, ...] = (0.45, 0.45, 0.45, 0.57, 0.70, 0.75, 0.78, 0.81, 0.83)
-    resolution_stochastic: float = 1.0
-    resolution_constant: float = 0.05
-    time_noise: float = 2.0
-    time_constant: float = 1.0
-    shower_delay: float = 1.0
-    stamp_energy_cut: float = 0.01
-    stamp_max_half: int = 6
+    tower_eta_edges: tuple[float, ...] = bounded(_CMS_HCAL_ETA_EDGES, ge=0, le=10)
+    phi_towers: int = positive(72)
+    depth_edges: tuple[float, ...] = non_negative((0.0, 1.0, 2.5, 4.0, 6.0))
+    lambda_cm: float = positive(18.0)
+    noise: float = non_negative(0.12)
+    threshold: float = non_negative(0.8)
+    hadron_response: float = fraction(0.55)
+    em_fraction_e0: float = positive(1.0)
+    em_fraction_exponent: float = fraction(0.83)
+    em_fraction_spread: float = non_negative(0.10)
+    em_profile_shape: float = positive(1.5)
+    em_profile_scale: float = positive(0.4)
+    hadronic_profile_scale: float = positive(1.0)
+    shower_max_offset: float = non_negative(0.7)
+    shower_max_slope: float = non_negative(0.2)
+    sampling_stochastic: float = non_negative(0.8)
+    lateral_core: float = positive(4.0)
+    lateral_halo: float = positive(10.0)
+    lateral_halo_fraction: float = fraction(0.25)
+    mip_mpv: float = non_negative(2.2)
+    mip_width: float = non_negative(0.15)
+    response_energies: tuple[float, ...] = positive((2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0))
+    response: tuple[float, ...] = positive((0.45, 0.45, 0.45, 0.57, 0.70, 0.75, 0.78, 0.81, 0.83))
+    resolution_stochastic: float = non_negative(1.0)
+    resolution_constant: float = non_negative(0.05)
+    time_noise: float = non_negative(2.0)
+    time_constant: float = non_negative(1.0)
+    shower_delay: float = non_negative(1.0)
+    stamp_energy_cut: float = positive(0.01)
+    stamp_max_half: int = positive(6)
 
     def __post_init__(self) -> None:
-        _validate(self, positive=("phi_towers", "lambda_cm", "em_fraction_e0", "em_profile_shape",
-                                  "em_profile_scale", "hadronic_profile_scale", "lateral_core",
-                                  "lateral_halo", "stamp_energy_cut", "stamp_max_half"),
-                  fractions=("hadron_response", "lateral_halo_fraction", "em_fraction_exponent"))
+        super().__post_init__()
         _validate_response(self, "response_energies", ("response",))
         for name, n in (("tower_eta_edges", None), ("depth_edges", N_DEPTH_LAYERS + 1)):
             edges = np.asarray(getattr(self, name), dtype=float)
@@ -248,7 +225,7 @@ class HcalConfig:
 
 
 @dataclass(frozen=True)
-class HfConfig:
+class HfConfig(RangeChecked):
     """The forward Cherenkov (quartz-fibre) calorimeter, 3 < |eta| < 5 (CMS-like).
 
     Attributes:
@@ -274,34 +251,28 @@ class HfConfig:
         stamp_max_half: a shower footprint spans at most 2 n + 1 cells per axis.
     """
 
-    cell_deta: float = 0.175
-    phi_cells: int = 36
-    em_stochastic: float = 1.4
-    em_constant: float = 0.05
-    hadron_response: float = 0.35
-    hadron_stochastic: float = 1.6
-    resolution_stochastic: float = 2.0
-    resolution_constant: float = 0.10
-    short_fraction_em: float = 0.04
-    short_fraction_hadron: float = 0.5
-    short_fraction_spread: float = 0.08
-    noise: float = 0.15
-    threshold: float = 1.0
-    em_lateral: float = 1.5
-    hadron_lateral_core: float = 3.0
-    hadron_lateral_halo: float = 10.0
-    hadron_halo_fraction: float = 0.3
-    time_noise: float = 1.0
-    time_constant: float = 0.5
-    shower_delay: float = 0.5
-    stamp_energy_cut: float = 0.02
-    stamp_max_half: int = 4
-
-    def __post_init__(self) -> None:
-        _validate(self, positive=("cell_deta", "phi_cells", "em_lateral", "hadron_lateral_core",
-                                  "hadron_lateral_halo", "stamp_energy_cut", "stamp_max_half"),
-                  fractions=("hadron_response", "short_fraction_em", "short_fraction_hadron",
-                             "hadron_halo_fraction"))
+    cell_deta: float = positive(0.175)
+    phi_cells: int = positive(36)
+    em_stochastic: float = non_negative(1.4)
+    em_constant: float = non_negative(0.05)
+    hadron_response: float = fraction(0.35)
+    hadron_stochastic: float = non_negative(1.6)
+    resolution_stochastic: float = non_negative(2.0)
+    resolution_constant: float = non_negative(0.10)
+    short_fraction_em: float = fraction(0.04)
+    short_fraction_hadron: float = fraction(0.5)
+    short_fraction_spread: float = non_negative(0.08)
+    noise: float = non_negative(0.15)
+    threshold: float = non_negative(1.0)
+    em_lateral: float = positive(1.5)
+    hadron_lateral_core: float = positive(3.0)
+    hadron_lateral_halo: float = positive(10.0)
+    hadron_halo_fraction: float = fraction(0.3)
+    time_noise: float = non_negative(1.0)
+    time_constant: float = non_negative(0.5)
+    shower_delay: float = non_negative(0.5)
+    stamp_energy_cut: float = positive(0.02)
+    stamp_max_half: int = positive(4)
 
 
 # --------------------------------------------------------------------------------------------

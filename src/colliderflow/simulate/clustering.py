@@ -32,6 +32,7 @@ from colliderflow.simulate.elements import (
 )
 from colliderflow.simulate.geometry import Geometry
 from colliderflow.simulate.impacts import CaloImpacts
+from colliderflow.utils.config import RangeChecked, fraction, non_negative, positive
 
 __all__ = [
     "ClusteringConfig", "CaloOutput", "PlaneClusters", "cluster_plane", "invert_response", "simulate_calorimeters",
@@ -43,7 +44,7 @@ _MAX_D2 = 50.0
 
 
 @dataclass(frozen=True)
-class ClusteringConfig:
+class ClusteringConfig(RangeChecked):
     """PF clustering parameters (CMS-like defaults).
 
     Attributes:
@@ -62,29 +63,18 @@ class ClusteringConfig:
             positive energy are always dropped).
     """
 
-    ecal_seed_barrel: float = 0.23
-    ecal_seed_endcap: float = 0.60
-    hcal_seed: float = 1.0
-    hf_seed: float = 1.4
-    ecal_shower_width: float = 1.5
-    hcal_shower_width: float = 10.0
-    hf_shower_width: float = 10.0
-    ecal_log_weight: float = 4.2
-    max_iterations: int = 50
-    tolerance: float = 0.02
-    min_fraction: float = 1e-6
-    min_link_energy: float = 0.001
-
-    def __post_init__(self) -> None:
-        for name in ("ecal_shower_width", "hcal_shower_width", "hf_shower_width", "max_iterations",
-                     "tolerance"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"ClusteringConfig.{name}: expected a positive number, got {getattr(self, name)!r}")
-        for name in ("ecal_seed_barrel", "ecal_seed_endcap", "hcal_seed", "hf_seed", "ecal_log_weight",
-                     "min_fraction", "min_link_energy"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"ClusteringConfig.{name}: expected a non-negative number, got {value!r}")
+    ecal_seed_barrel: float = non_negative(0.23)
+    ecal_seed_endcap: float = non_negative(0.60)
+    hcal_seed: float = non_negative(1.0)
+    hf_seed: float = non_negative(1.4)
+    ecal_shower_width: float = positive(1.5)
+    hcal_shower_width: float = positive(10.0)
+    hf_shower_width: float = positive(10.0)
+    ecal_log_weight: float = non_negative(4.2)
+    max_iterations: int = positive(50)
+    tolerance: float = positive(0.02)
+    min_fraction: float = fraction(1e-6)
+    min_link_energy: float = non_negative(0.001)
 
 
 @dataclass

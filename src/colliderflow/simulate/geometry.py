@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from colliderflow.utils.config import RangeChecked, bounded, positive
+
 __all__ = ["Geometry"]
 
 
 @dataclass(frozen=True)
-class Geometry:
+class Geometry(RangeChecked):
     """Cylindrical surfaces of the detector.
 
     Attributes:
@@ -29,21 +31,23 @@ class Geometry:
         hf_eta_min, hf_eta_max: HF acceptance in |eta|.
         coil_radius: outer radius of the field volume, cm (muons bend back outside).
         muon_eta_max: muon system acceptance |eta| <.
+
+    Surfaces nest: tracker < ECAL < HCAL (< HF in z), and the field volume holds the tracker.
     """
 
-    b_field: float = 3.8
-    tracker_radius: float = 110.0
-    tracker_half_length: float = 280.0
-    tracker_eta_max: float = 2.5
-    ecal_radius: float = 129.0
-    ecal_z: float = 315.4
-    ecal_barrel_eta_max: float = 1.479
-    calo_eta_max: float = 3.0
-    hcal_radius: float = 177.7
-    hcal_z: float = 388.0
-    hcal_barrel_eta_max: float = 1.3
-    hf_z: float = 1115.0
-    hf_eta_min: float = 3.0
-    hf_eta_max: float = 5.0
-    coil_radius: float = 295.0
-    muon_eta_max: float = 2.4
+    b_field: float = positive(3.8)
+    tracker_radius: float = positive(110.0)
+    tracker_half_length: float = positive(280.0)
+    tracker_eta_max: float = bounded(2.5, gt=0, le=10)
+    ecal_radius: float = bounded(129.0, gt="tracker_radius")
+    ecal_z: float = bounded(315.4, gt="tracker_half_length")
+    ecal_barrel_eta_max: float = bounded(1.479, gt=0, lt="calo_eta_max")
+    calo_eta_max: float = bounded(3.0, gt=0, le=10)
+    hcal_radius: float = bounded(177.7, gt="ecal_radius")
+    hcal_z: float = bounded(388.0, gt="ecal_z")
+    hcal_barrel_eta_max: float = bounded(1.3, gt=0, lt="calo_eta_max")
+    hf_z: float = bounded(1115.0, gt="hcal_z")
+    hf_eta_min: float = bounded(3.0, gt=0, le=10)
+    hf_eta_max: float = bounded(5.0, gt="hf_eta_min", le=10)
+    coil_radius: float = bounded(295.0, ge="tracker_radius")
+    muon_eta_max: float = bounded(2.4, gt=0, le=10)

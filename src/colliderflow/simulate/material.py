@@ -33,6 +33,7 @@ import numpy as np
 from colliderflow.simulate.geometry import Geometry
 from colliderflow.simulate.helix import Helix, SurfaceHit, intersect_surface, path_length, time_of_flight
 from colliderflow.simulate.impacts import KIND_EM, KIND_HADRON
+from colliderflow.utils.config import RangeChecked, bounded, fraction, non_negative, positive
 
 __all__ = [
     "MaterialConfig", "ParticleState", "Bremsstrahlung", "Conversions", "NuclearInteractions",
@@ -48,7 +49,7 @@ _CONVERSION_MU = 7.0 / 9.0
 
 
 @dataclass(frozen=True)
-class MaterialConfig:
+class MaterialConfig(RangeChecked):
     """Material budget and the switches and parameters of the material processes.
 
     Attributes:
@@ -68,22 +69,24 @@ class MaterialConfig:
             reaching a surface range out in the material instead (loopers).
     """
 
-    budget_eta: tuple[float, ...] = (0.0, 0.5, 1.0, 1.3, 1.5, 1.8, 2.0, 2.5, 3.0, 5.0)
-    radiation_lengths: tuple[float, ...] = (0.40, 0.50, 0.85, 1.40, 1.80, 1.65, 1.45, 1.00, 0.80, 0.50)
-    interaction_lengths: tuple[float, ...] = (0.12, 0.14, 0.22, 0.36, 0.48, 0.45, 0.40, 0.30, 0.24, 0.15)
-    depth_nodes: tuple[float, ...] = (0.0, 0.02, 0.13, 0.85, 0.92)
-    depth_fractions: tuple[float, ...] = (0.0, 0.05, 0.25, 0.78, 1.0)
+    budget_eta: tuple[float, ...] = bounded((0.0, 0.5, 1.0, 1.3, 1.5, 1.8, 2.0, 2.5, 3.0, 5.0), ge=0, le=10)
+    radiation_lengths: tuple[float, ...] = non_negative((0.40, 0.50, 0.85, 1.40, 1.80, 1.65, 1.45, 1.00, 0.80, 0.50))
+    interaction_lengths: tuple[float, ...] = non_negative((0.12, 0.14, 0.22, 0.36, 0.48, 0.45, 0.40, 0.30, 0.24, 0.15))
+    depth_nodes: tuple[float, ...] = fraction((0.0, 0.02, 0.13, 0.85, 0.92))
+    depth_fractions: tuple[float, ...] = fraction((0.0, 0.05, 0.25, 0.78, 1.0))
     bremsstrahlung: bool = True
-    max_brem_photons: int = 3
-    brem_min_energy: float = 0.01
+    max_brem_photons: int = bounded(3, ge=1, le=8)
+    brem_min_energy: float = non_negative(0.01)
     conversions: bool = True
     nuclear_interactions: bool = True
-    nuclear_secondaries: tuple[int, int] = (2, 4)
-    nuclear_invisible_fraction: float = 0.1
-    nuclear_pt_kick: float = 0.35
-    max_loop_turns: float = 1.0
+    nuclear_secondaries: tuple[int, int] = bounded((2, 4), ge=1)
+    nuclear_invisible_fraction: float = bounded(0.1, ge=0, lt=1)
+    nuclear_pt_kick: float = non_negative(0.35)
+    max_loop_turns: float = positive(1.0)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+
         def fail(field: str, expected: str) -> None:
             raise ValueError(f"MaterialConfig.{field}: expected {expected}, got {getattr(self, field)!r}")
 
@@ -91,28 +94,16 @@ class MaterialConfig:
         if eta.ndim != 1 or len(eta) < 2 or np.any(np.diff(eta) <= 0) or eta[0] != 0:
             fail("budget_eta", "at least two strictly increasing |eta| values starting at 0")
         for name in ("radiation_lengths", "interaction_lengths"):
-            values = np.asarray(getattr(self, name), dtype=float)
-            if values.shape != eta.shape or np.any(values < 0):
-                fail(name, f"{len(eta)} non-negative values (one per budget_eta node)")
+            if np.shape(getattr(self, name)) != eta.shape:
+                fail(name, f"{len(eta)} values (one per budget_eta node)")
         nodes = np.asarray(self.depth_nodes, dtype=float)
-        if nodes.ndim != 1 or len(nodes) < 2 or np.any(np.diff(nodes) <= 0) or nodes[0] != 0 or nodes[-1] > 1:
+        if nodes.ndim != 1 or len(nodes) < 2 or np.any(np.diff(nodes) <= 0) or nodes[0] != 0:
             fail("depth_nodes", "strictly increasing depths from 0 to at most 1")
         frac = np.asarray(self.depth_fractions, dtype=float)
         if frac.shape != nodes.shape or frac[0] != 0 or frac[-1] != 1 or np.any(np.diff(frac) <= 0):
             fail("depth_fractions", "strictly increasing fractions from 0 to 1, one per depth node")
-        if not 1 <= self.max_brem_photons <= 8:
-            fail("max_brem_photons", "an integer in [1, 8]")
-        if self.brem_min_energy < 0:
-            fail("brem_min_energy", "a non-negative energy in GeV")
-        lo, hi = self.nuclear_secondaries
-        if not 1 <= lo <= hi:
+        if len(self.nuclear_secondaries) != 2 or self.nuclear_secondaries[0] > self.nuclear_secondaries[1]:
             fail("nuclear_secondaries", "(min, max) with 1 <= min <= max")
-        if not 0 <= self.nuclear_invisible_fraction < 1:
-            fail("nuclear_invisible_fraction", "a fraction in [0, 1)")
-        if self.nuclear_pt_kick < 0:
-            fail("nuclear_pt_kick", "a non-negative momentum in GeV")
-        if not self.max_loop_turns > 0:
-            fail("max_loop_turns", "a positive number of turns")
 
 
 _STATE_DTYPES = {

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from colliderflow.utils.config import RangeChecked, bounded, fraction, non_negative
+
 __all__ = ["MuonConfig", "muon_station_hits"]
 
 _N_STATIONS = 4
 
 
 @dataclass(frozen=True)
-class MuonConfig:
+class MuonConfig(RangeChecked):
     """Acceptance, reach and efficiency of the muon chambers.
 
     Attributes:
@@ -39,21 +41,23 @@ class MuonConfig:
         punch_through_hit_fraction: fraction of the station-1 layers a punch-through fires.
     """
 
-    dt_eta_max: tuple[float, ...] = (1.2, 1.15, 1.05, 0.95)
-    csc_eta_min: tuple[float, ...] = (0.9, 0.95, 1.05, 1.1)
-    dt_hits_per_station: tuple[int, ...] = (12, 12, 12, 8)
-    csc_hits_per_station: int = 6
-    threshold_eta: tuple[float, ...] = (0.0, 1.2, 2.4)
-    threshold_p: tuple[float, ...] = (3.0, 4.0, 5.0)
-    threshold_step: float = 0.5
-    threshold_spread: float = 0.1
-    station_efficiency: float = 0.97
-    hit_efficiency: float = 0.95
-    punch_through_probability: float = 0.003
-    punch_through_min_energy: float = 5.0
-    punch_through_hit_fraction: float = 0.5
+    dt_eta_max: tuple[float, ...] = bounded((1.2, 1.15, 1.05, 0.95), ge=0, le=10)
+    csc_eta_min: tuple[float, ...] = bounded((0.9, 0.95, 1.05, 1.1), ge=0, le=10)
+    dt_hits_per_station: tuple[int, ...] = non_negative((12, 12, 12, 8))
+    csc_hits_per_station: int = non_negative(6)
+    threshold_eta: tuple[float, ...] = bounded((0.0, 1.2, 2.4), ge=0, le=10)
+    threshold_p: tuple[float, ...] = non_negative((3.0, 4.0, 5.0))
+    threshold_step: float = non_negative(0.5)
+    threshold_spread: float = non_negative(0.1)
+    station_efficiency: float = fraction(0.97)
+    hit_efficiency: float = fraction(0.95)
+    punch_through_probability: float = fraction(0.003)
+    punch_through_min_energy: float = non_negative(5.0)
+    punch_through_hit_fraction: float = fraction(0.5)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+
         def fail(field: str, expected: str) -> None:
             raise ValueError(f"MuonConfig.{field}: expected {expected}, got {getattr(self, field)!r}")
 
@@ -62,10 +66,6 @@ class MuonConfig:
                 fail(name, f"{_N_STATIONS} values, one per station")
         if len(self.threshold_eta) != len(self.threshold_p) or np.any(np.diff(self.threshold_eta) <= 0):
             fail("threshold_eta", "strictly increasing |eta| nodes, as many as threshold_p")
-        for name in ("station_efficiency", "hit_efficiency", "punch_through_probability",
-                     "punch_through_hit_fraction"):
-            if not 0 <= getattr(self, name) <= 1:
-                fail(name, "a probability in [0, 1]")
 
 
 def muon_station_hits(p: np.ndarray, eta: np.ndarray, energy: np.ndarray, is_muon: np.ndarray,

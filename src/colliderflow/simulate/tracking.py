@@ -37,6 +37,7 @@ from colliderflow.simulate.material import (
     MaterialConfig, ParticleState, box_depth, convert_photons, interact_hadrons, material_fraction, radiate,
 )
 from colliderflow.simulate.muons import MuonConfig, muon_station_hits
+from colliderflow.utils.config import RangeChecked, bounded, fraction, non_negative, positive
 
 __all__ = [
     "TrackerConfig", "TrackerOutput", "TRACK_CLASS_HADRON", "TRACK_CLASS_ELECTRON", "TRACK_CLASS_MUON",
@@ -52,7 +53,7 @@ _PION_MASS = 0.13957039
 
 
 @dataclass(frozen=True)
-class TrackerConfig:
+class TrackerConfig(RangeChecked):
     """Efficiency, hit pattern, resolution and fake-rate parameters of the tracker.
 
     Attributes:
@@ -85,55 +86,53 @@ class TrackerConfig:
         fake_d0_width, fake_dz_width: Laplace width of fake d0 and Gaussian width of fake dz, cm.
     """
 
-    efficiency_muon: float = 0.99
-    efficiency_electron: float = 0.95
-    efficiency_hadron: float = 0.975
-    efficiency_brem_loss: float = 0.15
-    turn_on_pt: float = 0.2
-    turn_on_width: float = 0.08
-    max_vertex_radius: float = 60.0
-    layer_radii: tuple[float, ...] = (2.9, 6.8, 10.9, 16.0, 25.5, 33.9, 41.8, 49.8,
-                                      60.8, 69.2, 78.0, 86.8, 96.5, 108.0)
-    layer_hits: tuple[int, ...] = (1, 1, 1, 1, 2, 2, 1, 1, 2, 2, 1, 1, 1, 1)
-    n_pixel_layers: int = 4
-    hit_efficiency: float = 0.85
-    edge_eta: float = 2.0
-    edge_hit_fraction: float = 0.5
-    min_hits: int = 6
-    reference_hits: int = 12
-    resolution_eta: tuple[float, ...] = (0.0, 0.9, 1.2, 1.6, 2.0, 2.5)
-    pt_res_a: tuple[float, ...] = (0.009, 0.010, 0.013, 0.018, 0.022, 0.030)
-    pt_res_b: tuple[float, ...] = (1.5e-4, 1.7e-4, 2.2e-4, 3.0e-4, 4.0e-4, 6.0e-4)
-    phi_res_a: float = 1.0e-4
-    phi_res_b: float = 1.5e-3
-    eta_res_a: float = 2.0e-4
-    eta_res_b: float = 1.5e-3
-    d0_res_a: float = 0.0015
-    d0_res_b: float = 0.0095
-    dz_res_a: float = 0.0030
-    dz_res_b: float = 0.0110
-    no_pixel_factor: float = 5.0
-    error_fluctuation: float = 0.1
-    gsf_tail: float = 0.15
-    chi2_brem_scale: float = 2.0
-    fake_rate: float = 0.01
-    fake_pt_min: float = 0.2
-    fake_pt_scale: float = 0.6
-    fake_pt_shape: float = 2.5
-    fake_d0_width: float = 0.1
-    fake_dz_width: float = 5.0
+    efficiency_muon: float = fraction(0.99)
+    efficiency_electron: float = fraction(0.95)
+    efficiency_hadron: float = fraction(0.975)
+    efficiency_brem_loss: float = fraction(0.15)
+    turn_on_pt: float = non_negative(0.2)
+    turn_on_width: float = positive(0.08)
+    max_vertex_radius: float = positive(60.0)
+    layer_radii: tuple[float, ...] = positive((2.9, 6.8, 10.9, 16.0, 25.5, 33.9, 41.8, 49.8,
+                                               60.8, 69.2, 78.0, 86.8, 96.5, 108.0))
+    layer_hits: tuple[int, ...] = non_negative((1, 1, 1, 1, 2, 2, 1, 1, 2, 2, 1, 1, 1, 1))
+    n_pixel_layers: int = non_negative(4)
+    hit_efficiency: float = fraction(0.85)
+    edge_eta: float = bounded(2.0, ge=0, le=10)
+    edge_hit_fraction: float = fraction(0.5)
+    min_hits: int = positive(6)
+    reference_hits: int = positive(12)
+    resolution_eta: tuple[float, ...] = bounded((0.0, 0.9, 1.2, 1.6, 2.0, 2.5), ge=0, le=10)
+    pt_res_a: tuple[float, ...] = non_negative((0.009, 0.010, 0.013, 0.018, 0.022, 0.030))
+    pt_res_b: tuple[float, ...] = non_negative((1.5e-4, 1.7e-4, 2.2e-4, 3.0e-4, 4.0e-4, 6.0e-4))
+    phi_res_a: float = non_negative(1.0e-4)
+    phi_res_b: float = non_negative(1.5e-3)
+    eta_res_a: float = non_negative(2.0e-4)
+    eta_res_b: float = non_negative(1.5e-3)
+    d0_res_a: float = non_negative(0.0015)
+    d0_res_b: float = non_negative(0.0095)
+    dz_res_a: float = non_negative(0.0030)
+    dz_res_b: float = non_negative(0.0110)
+    no_pixel_factor: float = bounded(5.0, ge=1)
+    error_fluctuation: float = non_negative(0.1)
+    gsf_tail: float = non_negative(0.15)
+    chi2_brem_scale: float = non_negative(2.0)
+    fake_rate: float = non_negative(0.01)
+    fake_pt_min: float = non_negative(0.2)
+    fake_pt_scale: float = non_negative(0.6)
+    fake_pt_shape: float = positive(2.5)
+    fake_d0_width: float = non_negative(0.1)
+    fake_dz_width: float = non_negative(5.0)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+
         def fail(field: str, expected: str) -> None:
             raise ValueError(f"TrackerConfig.{field}: expected {expected}, got {getattr(self, field)!r}")
 
-        for name in ("efficiency_muon", "efficiency_electron", "efficiency_hadron", "hit_efficiency",
-                     "edge_hit_fraction", "efficiency_brem_loss"):
-            if not 0 <= getattr(self, name) <= 1:
-                fail(name, "a probability in [0, 1]")
         if len(self.layer_radii) != len(self.layer_hits) or np.any(np.diff(self.layer_radii) <= 0):
             fail("layer_radii", "strictly increasing radii, as many as layer_hits")
-        if not 0 <= self.n_pixel_layers <= len(self.layer_radii):
+        if self.n_pixel_layers > len(self.layer_radii):
             fail("n_pixel_layers", f"an integer in [0, {len(self.layer_radii)}]")
         n = len(self.resolution_eta)
         if n < 1 or np.any(np.diff(self.resolution_eta) <= 0):
@@ -141,12 +140,6 @@ class TrackerConfig:
         for name in ("pt_res_a", "pt_res_b"):
             if len(getattr(self, name)) != n:
                 fail(name, f"{n} values, one per resolution_eta node")
-        if self.turn_on_width <= 0 or self.max_vertex_radius <= 0:
-            fail("turn_on_width" if self.turn_on_width <= 0 else "max_vertex_radius", "a positive number")
-        if self.min_hits < 1 or self.reference_hits < 1:
-            fail("min_hits" if self.min_hits < 1 else "reference_hits", "a positive integer")
-        if self.fake_rate < 0:
-            fail("fake_rate", "a non-negative rate")
 
 
 @dataclass

@@ -13,11 +13,11 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from colliderflow.dataset.read import load_dataset
+from colliderflow.dataset.read import load_dataset, missing_chunks
 from colliderflow.physics.jets import cluster_jets, match_jets
 from colliderflow.physics.met import met
 from colliderflow.plotting import hist2d, hist_ratio
-from colliderflow.utils.atomic import atomic_write_text
+from colliderflow.utils.atomic import atomic_dir, atomic_write_text
 
 __all__ = ["validate_target", "pileup_label", "PU_THRESHOLD"]
 
@@ -39,11 +39,18 @@ def _quantiles(x: np.ndarray) -> dict[str, float]:
             "mean": float(np.mean(x))}
 
 
-def validate_target(path: str | os.PathLike, out: str | os.PathLike) -> dict[str, Any]:
-    """Write the Figure-1 plots and ``metrics.json`` for the dataset at ``path`` into ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_dataset(path, columns=["ytarget", "truth", "event"])
+def validate_target(path: str | os.PathLike, out: str | os.PathLike, allow_partial: bool = False) -> dict[str, Any]:
+    """Write the Figure-1 plots and ``metrics.json`` for the dataset at ``path`` into ``out``.
+
+    ``out`` appears whole or not at all. ``allow_partial`` accepts a dataset whose manifest lists
+    missing chunks; ``metrics.json`` then records how many.
+    """
+    with atomic_dir(out) as tmp:
+        return _validate_target(path, tmp, allow_partial)
+
+
+def _validate_target(path: str | os.PathLike, out: Path, allow_partial: bool) -> dict[str, Any]:
+    data = load_dataset(path, columns=["ytarget", "truth", "event"], allow_partial=allow_partial)
     y, truth = data.ytarget, data.truth
     target = y[(y.cls > 0) & (y.pu_frac < PU_THRESHOLD)]
     process = ", ".join(sorted(set(ak.to_list(data.event.process))))
@@ -79,7 +86,7 @@ def validate_target(path: str | os.PathLike, out: str | os.PathLike) -> dict[str
                         "target $p_T^{miss}$ [GeV]", out / "met.png", title=title))
 
     metrics = {
-        "events": int(len(data)), "process": process,
+        "events": int(len(data)), "process": process, "missing_chunks": len(missing_chunks(path)[0]),
         "particles": {"truth": int(len(tpt)), "target_pu_removed": int(len(ypt)),
                       "truth_pt_gt1": int((tpt > 1).sum()), "target_pt_gt1": int((ypt > 1).sum())},
         "energy_fraction_target_over_truth_eta5": float(ak.sum(target.energy[abs(target.eta) < 5])

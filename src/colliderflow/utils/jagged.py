@@ -12,7 +12,7 @@ from typing import Iterable
 import awkward as ak
 import numpy as np
 
-__all__ = ["per_event", "to_jagged"]
+__all__ = ["per_event", "to_jagged", "first_non_finite"]
 
 
 def per_event(array: ak.Array, fields: Iterable[str], dtype=None) -> list[dict[str, np.ndarray]]:
@@ -46,3 +46,16 @@ def to_jagged(records: list[dict[str, np.ndarray]], fields: dict[str, type] | No
                  for r in records if r]
         flat[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=fields[name] if fields else np.float64)
     return ak.unflatten(ak.zip(flat, depth_limit=1), counts)
+
+
+def first_non_finite(column: ak.Array) -> int | None:
+    """The first event whose values in ``column`` (jagged (events, n) or flat (events,)) include NaN
+    or inf, or None if all are finite."""
+    jagged = column.ndim > 1
+    values = ak.to_numpy(ak.flatten(column) if jagged else column)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if not len(bad):
+        return None
+    if not jagged:
+        return int(bad[0])
+    return int(np.searchsorted(np.cumsum(ak.to_numpy(ak.num(column))), bad[0], side="right"))

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from colliderflow.utils.atomic import atomic_path
+from colliderflow.utils.errors import one_line
 
 __all__ = ["FileFormatError", "write_parquet", "read_parquet", "read_header"]
 
@@ -53,13 +54,13 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
     try:
         meta = pq.read_schema(path).metadata or {}
     except (pa.ArrowInvalid, OSError) as err:
-        raise FileFormatError(f"{path}: not a readable Parquet file (truncated or corrupt?): {err}") from None
+        raise FileFormatError(f"{path}: not a readable Parquet file (truncated or corrupt?): {one_line(err)}") from None
     if _META_KEY not in meta:
         raise FileFormatError(f"{path}: Parquet file without a colliderflow header (not written by colliderflow)")
     try:
         return json.loads(meta[_META_KEY])
     except json.JSONDecodeError as err:
-        raise FileFormatError(f"{path}: corrupt colliderflow header: {err}") from None
+        raise FileFormatError(f"{path}: corrupt colliderflow header: {one_line(err)}") from None
 
 
 def read_parquet(path: str | os.PathLike, kind: str, schema_version: int,
@@ -78,8 +79,12 @@ def read_parquet(path: str | os.PathLike, kind: str, schema_version: int,
             f"{path}: schema version {header.get('schema_version')}, this colliderflow reads version "
             f"{schema_version}; regenerate the file or use a matching colliderflow release"
         )
+    if columns:
+        absent = [c for c in columns if c not in pq.read_schema(path).names]
+        if absent:
+            raise FileFormatError(f"{path}: missing top-level field(s) {absent}")
     try:
         table = pq.read_table(path, columns=columns)
     except (pa.ArrowInvalid, OSError, KeyError) as err:
-        raise FileFormatError(f"{path}: cannot read data (truncated or corrupt?): {err}") from None
+        raise FileFormatError(f"{path}: cannot read data (truncated or corrupt?): {one_line(err)}") from None
     return ak.from_arrow(table), header
