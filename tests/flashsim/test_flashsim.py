@@ -69,7 +69,7 @@ def test_sampling_with_oversampling(model_dir, nano_path, tmp_path):
     # replicas of one generator event differ (fresh draws), and FlashSim makes jets
     j = ak.to_list(fl.Jet.pt[:K])
     assert j[0] != j[1] or j[1] != j[2]
-    assert ak.sum(ak.num(fl.Jet)) > 0 and np.all(np.isfinite(ak.to_numpy(fl.MET.pt)))
+    assert ak.sum(ak.num(fl.Jet)) > 0 and np.all(np.isfinite(ak.to_numpy(fl.PuppiMET.pt)))
 
 
 def test_sampling_is_reproducible_and_seeded(model_dir, nano_path, tmp_path):
@@ -127,7 +127,7 @@ def test_events_without_objects_and_bad_inputs(model_dir, nano_path, tmp_path):
     empty = ak.with_field(gen, gen.GenJet[:, :0], "GenJet")
     empty = ak.with_field(empty, empty.GenPart[:, :0], "GenPart")
     fl = FlashSim(out, device="cpu").simulate(empty, SampleConfig(oversample=2))
-    assert len(fl) == 6 and np.all(np.isfinite(ak.to_numpy(fl.MET.pt)))
+    assert len(fl) == 6 and np.all(np.isfinite(ak.to_numpy(fl.PuppiMET.pt)))
     assert ak.all(fl.Jet.genJetIdx < 0)  # only pileup jets can appear
     bad = ak.with_field(gen, ak.where(ak.local_index(gen.GenJet) == 0, np.nan, gen.GenJet.pt), ["GenJet", "pt"])
     write_nano(tmp_path / "bad.parquet", bad)

@@ -41,4 +41,4 @@ def test_shipped_model_reconstructs_z_muons(flash):
     gmu = ak.sum((abs(zmm.GenPart.pdgId) == 13) & (zmm.GenPart.pt > 20) & (abs(zmm.GenPart.eta) < 2.4), axis=1)
     rmu = ak.sum((zmm.Muon.genPartIdx >= 0) & (zmm.Muon.pt > 15), axis=1)
     assert ak.sum(rmu) / ak.sum(gmu) > 0.6
-    assert np.all(np.isfinite(ak.to_numpy(fl.MET.pt))) and ak.all(fl.MET.pt >= 0)
+    assert np.all(np.isfinite(ak.to_numpy(fl.PuppiMET.pt))) and ak.all(fl.PuppiMET.pt >= 0)

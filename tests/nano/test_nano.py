@@ -63,14 +63,16 @@ def test_root_roundtrip_nanoaod_branches(events, tmp_path):
     with uproot.open(path) as f:
         tree = f["Events"]
         assert tree.classname == "TTree"
-        for b in ("nJet", "Jet_pt", "Jet_btag", "nMuon", "Muon_pfRelIso04_all", "MET_pt", "GenJet_hadronFlavour", "event"):
+        for b in ("nJet", "Jet_pt", "Jet_btag", "nMuon", "Muon_pfRelIso04_all", "MET_pt", "PuppiMET_pt",
+                  "GenJet_hadronFlavour", "GenPart_statusFlags", "run", "luminosityBlock", "event"):
             assert b in tree.keys()
     back = read_nano(path)
     assert read_nano_header(path)["source"] == "test"
     for coll in ("Jet", "Muon", "GenJet", "GenPart"):
         for f in events[coll].fields:
             assert ak.all(back[coll][f] == events[coll][f][:10]), (coll, f)
-    assert ak.all(back.MET.pt == events.MET.pt[:10])
+    assert ak.all(back.MET.pt == events.MET.pt[:10]) and ak.all(back.PuppiMET.pt == events.PuppiMET.pt[:10])
+    assert not ak.all(events.MET.pt == events.PuppiMET.pt)  # PF and PUPPI MET differ
 
 
 def test_bad_files_give_clear_errors(events, tmp_path):
@@ -90,3 +92,20 @@ def test_bad_files_give_clear_errors(events, tmp_path):
     with pytest.raises(Exception):
         write_nano(tmp_path / "bad.root", ak.Array([{"Jet": [{"pt": "x"}]}]))
     assert not (tmp_path / "bad.root").exists()
+
+
+@pytest.mark.parametrize("suffix", ["root", "parquet"])
+def test_iter_nano_streams_the_same_events(events, tmp_path, suffix):
+    from colliderflow.nano.io import iter_nano, nano_entries
+
+    path = write_nano(tmp_path / f"nano.{suffix}", events, {"source": "test"})
+    assert nano_entries(path) == len(events)
+    whole = read_nano(path)
+    parts = list(iter_nano(path, 7))
+    assert [len(p) for p in parts[:-1]] == [7] * (len(parts) - 1)
+    joined = ak.concatenate(parts)
+    for coll in ("Jet", "GenPart"):
+        for f in whole[coll].fields:
+            assert ak.all(joined[coll][f] == whole[coll][f]), (coll, f)
+    gen_only = next(iter_nano(path, 5, only=("GenJet", "run", "event")))
+    assert set(gen_only.fields) == {"GenJet", "run", "event"}

@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 
 import colliderflow
 from colliderflow.dataset.read import has_chunks
-from colliderflow.dataset.schema import (CHUNK_KIND, EVENT_FIELDS, MANIFEST, SCHEMA_VERSION,
-                                         TARGET_FIELDS, TRUTH_FIELDS, chunk_name)
+from colliderflow.dataset.schema import (CHUNK_KIND, EVENT_FIELDS, SCHEMA_VERSION, TARGET_FIELDS, TRUTH_FIELDS,
+                                         chunk_name, manifest_path)
 from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS, GenEvent
 from colliderflow.generate.source import EventSource, GenerationConfig
 from colliderflow.simulate.card import DetectorCard, card_hash, load_card
@@ -35,8 +35,8 @@ from colliderflow.utils.jagged import to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
 from colliderflow.utils.rng import event_rng
 
-__all__ = ["DatasetConfig", "build_dataset", "process_event", "event_record", "records_to_array",
-           "StageTimer"]
+__all__ = ["DatasetConfig", "build_dataset", "process_event", "event_record", "generator_record",
+           "records_to_array", "StageTimer"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,10 @@ class DatasetConfig(RangeChecked):
     detector: str = "cms-like"
     events: int = positive(100)
     chunk_size: int = positive(50)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.generation.check_overlay()  # a dataset overlays its pileup: the pool is needed up front
 
     def chunks(self) -> list[tuple[int, int]]:
         return [(a, min(a + self.chunk_size, self.events)) for a in range(0, self.events, self.chunk_size)]
@@ -104,36 +108,53 @@ def _cast(values: dict[str, np.ndarray], fields: dict[str, type]) -> dict[str, n
     return {k: np.asarray(values[k], dtype=dt) for k, dt in fields.items()}
 
 
-def event_record(event: GenEvent, sim: SimEvent, target: Target) -> dict[str, Any]:
-    """One event as a dictionary of arrays following the schema."""
+def generator_record(event: GenEvent) -> dict[str, Any]:
+    """The generator part of an event record: ``truth`` (without ``element``), ``gen_hadrons``,
+    ``gen_taus``, ``gen_partons`` and ``event`` (without the detector's ``n_tracks`` and
+    ``n_elements``). Generator-level samples (``colliderflow generate``) are built from it alone."""
     p = event.particles
-    truth_sel = truth_mask(p)
-    t = p.select(truth_sel)
+    t = p.select(truth_mask(p))
     nu = (p.interaction == 0) & np.isin(np.abs(p.pid), (12, 14, 16))
     truth = {"pid": t.pid, "charge": t.charge, "pt": t.pt, "eta": t.eta, "phi": t.phi, "energy": t.energy,
-             "mass": t.mass, "vx": t.vx, "vy": t.vy, "vz": t.vz, "flags": t.flags, "tau_index": t.tau_index,
-             "element": target.particle_element[truth_sel]}
+             "mass": t.mass, "vx": t.vx, "vy": t.vy, "vz": t.vz, "flags": t.flags, "tau_index": t.tau_index}
     info = event.info
     ev = {"index": info.index, "seed": info.seed, "sqrt_s": info.sqrt_s, "weight": info.weight,
           "n_pu": info.n_pu, "pv_x": info.pv_x, "pv_y": info.pv_y, "pv_z": info.pv_z, "pv_t": info.pv_t,
-          "n_particles": len(p), "n_tracks": sim.n_tracks, "n_elements": sim.n_elements,
-          "genmet_x": p.px[nu].sum(), "genmet_y": p.py[nu].sum()}
+          "n_particles": len(p), "genmet_x": p.px[nu].sum(), "genmet_y": p.py[nu].sum()}
+    return {
+        "truth": _cast(truth, {k: TRUTH_FIELDS[k] for k in truth}),
+        "gen_hadrons": _cast(event.hadrons, HADRON_FIELDS),
+        "gen_taus": _cast(event.taus, TAU_FIELDS),
+        "gen_partons": _cast(event.partons, PARTON_FIELDS),
+        "event": _event_scalars(ev, info.process),
+    }
+
+
+def _event_scalars(ev: dict[str, Any], process: str) -> dict[str, Any]:
+    """The ``event`` record in schema order (which fixes the column order in the files)."""
+    return {**{k: np.asarray(ev[k], dtype=dt) for k, dt in EVENT_FIELDS.items() if k in ev}, "process": process}
+
+
+def event_record(event: GenEvent, sim: SimEvent, target: Target) -> dict[str, Any]:
+    """One event as a dictionary of arrays following the schema."""
+    record = generator_record(event)
+    element = target.particle_element[truth_mask(event.particles)]
     ytarget = {k: getattr(target, k) for k in TARGET_FIELDS}
     return {
         "X": sim.elements,
         "ytarget": _cast(ytarget, TARGET_FIELDS),
-        "truth": _cast(truth, TRUTH_FIELDS),
-        "gen_hadrons": _cast(event.hadrons, HADRON_FIELDS),
-        "gen_taus": _cast(event.taus, TAU_FIELDS),
-        "gen_partons": _cast(event.partons, PARTON_FIELDS),
-        "event": {**{k: np.asarray(v, dtype=EVENT_FIELDS[k]) for k, v in ev.items()}, "process": info.process},
+        **record,
+        "truth": {**record["truth"], "element": np.asarray(element, dtype=TRUTH_FIELDS["element"])},
+        "event": _event_scalars({**record["event"], "n_tracks": sim.n_tracks, "n_elements": sim.n_elements},
+                                event.info.process),
     }
 
 
 def records_to_array(records: list[dict[str, Any]]) -> ak.Array:
-    """Events (from :func:`event_record`) as one awkward array with the schema's layout."""
+    """Events (from :func:`event_record` or :func:`generator_record`) as one awkward array with
+    the schema's layout (the fields the records have)."""
     jagged = {key: to_jagged([r[key] for r in records])
-              for key in ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons")}
+              for key in ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons") if key in records[0]}
     ev = ak.Array([{k: (v.item() if isinstance(v, np.ndarray) else v) for k, v in r["event"].items()}
                    for r in records])
     return ak.zip({**jagged, "event": ev}, depth_limit=1)
@@ -192,19 +213,19 @@ def build_dataset(config: DatasetConfig, out: str | os.PathLike, jobs: int = 1,
     card = load_card(config.detector)
     identity = config.identity(card)
     with output_dir(out, complete=has_chunks) as out:
-        manifest_path = out / MANIFEST
-        if manifest_path.exists():
-            old = json.loads(manifest_path.read_text())
+        manifest = manifest_path(out)
+        if manifest.exists():
+            old = json.loads(manifest.read_text())
             if old.get("identity") != identity or old.get("events") != config.events:
                 raise FileExistsError(
-                    f"{out} holds a dataset of another configuration (see {manifest_path}); "
+                    f"{out} holds a dataset of another configuration (see {manifest}); "
                     "choose a new --out directory or delete the old one"
                 )
-        manifest = {"kind": "dataset", "schema_version": SCHEMA_VERSION, "events": config.events,
+        content = {"kind": "dataset", "schema_version": SCHEMA_VERSION, "events": config.events,
                     "identity": identity, "config": to_dict(config), "card": card.to_dict(),
                     "chunks": [chunk_name(a, b) for a, b in config.chunks()],
                     "colliderflow_version": colliderflow.__version__}
-        atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(manifest, json.dumps(content, indent=1, sort_keys=True) + "\n")
 
         chunks = config.chunks()
         if chunk_range is not None:

@@ -10,7 +10,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from colliderflow.dataset.schema import (CHUNK_KIND, MANIFEST, RECORD_FIELDS, SCHEMA_VERSION, TOP_FIELDS,
+from colliderflow.dataset.schema import (CHUNK_KIND, RECORD_FIELDS, SCHEMA_VERSION, TOP_FIELDS, manifest_path,
                                          parse_chunk_name)
 from colliderflow.simulate.elements import ELEMENT_NAMES
 from colliderflow.target.classes import CLASS_NAMES
@@ -31,8 +31,10 @@ def missing_chunks(path: str | os.PathLike) -> tuple[list[str], int]:
     A single chunk file, or a directory without a manifest, is complete by definition: ([], 0).
     """
     path = Path(path)
-    manifest = path / MANIFEST
-    if not path.is_dir() or not manifest.exists():
+    if not path.is_dir():
+        return [], 0
+    manifest = manifest_path(path)
+    if not manifest.exists():
         return [], 0
     try:
         listed = json.loads(manifest.read_text()).get("chunks", [])
@@ -72,7 +74,7 @@ def has_chunks(folder: Path) -> bool:
 def dataset_card(path: str | os.PathLike) -> str | None:
     """The detector card named in a dataset's manifest (directory or one of its chunks), or None."""
     path = Path(path)
-    manifest = (path if path.is_dir() else path.parent) / MANIFEST
+    manifest = manifest_path(path if path.is_dir() else path.parent)
     if not manifest.exists():
         return None
     try:
@@ -189,7 +191,7 @@ def inspect_dataset(path: str | os.PathLike) -> dict[str, Any]:
         "target_classes": {CLASS_NAMES[i]: int(c) for i, c in enumerate(classes) if i > 0},
         "target_pileup_fraction": pu_target / max(int(classes[1:].sum()), 1),
     }
-    if path.is_dir() and (path / MANIFEST).exists():
+    if path.is_dir() and manifest_path(path).exists():
         summary["missing_chunks"] = missing_chunks(path)[0]
         summary["detector"] = dataset_card(path)
     return summary

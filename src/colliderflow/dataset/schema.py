@@ -2,10 +2,14 @@
 
 One record per event with the fields below; ``X`` and ``ytarget`` are aligned (one row per
 element). Files are chunks ``chunk_SSSSSSS_EEEEEEE.parquet`` holding events [S, E) plus a
-manifest ``dataset.json``.
+manifest ``_dataset.json`` (``dataset.json`` before; both are read). The leading underscore
+makes pyarrow, pandas and other Parquet dataset readers skip it, so a dataset directory opens
+as one Parquet dataset.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -13,11 +17,13 @@ from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS
 from colliderflow.simulate.elements import ELEMENT_FEATURES
 
 __all__ = ["SCHEMA_VERSION", "CHUNK_KIND", "MANIFEST", "TARGET_FIELDS", "TRUTH_FIELDS", "EVENT_FIELDS",
-           "TOP_FIELDS", "RECORD_FIELDS", "chunk_name", "parse_chunk_name"]
+           "TOP_FIELDS", "RECORD_FIELDS", "chunk_name", "parse_chunk_name", "manifest_path"]
 
 SCHEMA_VERSION = 1
 CHUNK_KIND = "dataset-chunk"
-MANIFEST = "dataset.json"
+MANIFEST = "_dataset.json"
+#: the manifest's name in datasets written before: still read, and kept when such a dataset is resumed
+LEGACY_MANIFEST = "dataset.json"
 
 #: target columns, aligned with the elements
 TARGET_FIELDS = {"cls": np.int8, "charge": np.int8, "pt": np.float32, "eta": np.float32,
@@ -41,6 +47,12 @@ RECORD_FIELDS: dict[str, dict[str, type]] = {
     "event": {**EVENT_FIELDS, "process": str},
 }
 assert len(set(ELEMENT_FEATURES)) == len(ELEMENT_FEATURES)
+
+
+def manifest_path(folder: Path) -> Path:
+    """The manifest of dataset folder ``folder``: ``_dataset.json``, or a legacy ``dataset.json``."""
+    legacy = folder / LEGACY_MANIFEST
+    return legacy if legacy.exists() and not (folder / MANIFEST).exists() else folder / MANIFEST
 
 
 def chunk_name(start: int, stop: int) -> str:

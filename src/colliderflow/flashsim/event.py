@@ -62,9 +62,9 @@ def met_condition(events: ak.Array, reco: dict[str, ak.Array], ev_feat: np.ndarr
 
 def met_targets(events: ak.Array) -> dict[str, np.ndarray]:
     phi0 = _np(events.GenMET.phi)
-    pt, phi = _np(events.MET.pt), _np(events.MET.phi)
+    pt, phi = _np(events.PuppiMET.pt), _np(events.PuppiMET.phi)
     par, perp = _rotate(pt * np.cos(phi), pt * np.sin(phi), phi0)
-    return {"par": par, "perp": perp, "sumEt": _np(events.MET.sumEt)}
+    return {"par": par, "perp": perp, "sumEt": _np(events.PuppiMET.sumEt)}
 
 
 def met_from_targets(t: dict[str, np.ndarray], genmet_phi: np.ndarray) -> dict[str, np.ndarray]:

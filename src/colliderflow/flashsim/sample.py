@@ -35,8 +35,8 @@ from colliderflow.flashsim.ode import integrate
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
 from colliderflow.flashsim.train import BUNDLE_VERSION, model_targets, object_condition
 from colliderflow.flashsim.transforms import TargetTransform
-from colliderflow.nano.io import NanoWriter, read_nano
-from colliderflow.nano.schema import GEN_COLLECTIONS, GEN_INPUTS, GEN_SINGLETONS, RECO_COLLECTIONS
+from colliderflow.nano.io import NanoWriter, event_ids, iter_nano, nano_entries
+from colliderflow.nano.schema import GEN_COLLECTIONS, GEN_INPUTS, GEN_SINGLETONS, LEPTON_MASS, RECO_COLLECTIONS
 from colliderflow.utils.config import RangeChecked, non_negative, positive
 from colliderflow.utils.parquet import FileFormatError
 from colliderflow.utils.rng import event_rng
@@ -182,6 +182,8 @@ class FlashSim:
         counts = np.bincount(merged["_event"][sel].astype(np.int64), minlength=n_out)
         flat = {f: merged[f][sel].astype(dt) for f, dt in fields.items() if f in merged}
         flat[_INDEX_FIELD[coll]] = merged["_index"][sel].astype(fields[_INDEX_FIELD[coll]])
+        if coll in LEPTON_MASS:
+            flat["mass"] = np.full(len(sel), LEPTON_MASS[coll], fields["mass"])
         return ak.unflatten(ak.zip({f: flat[f] for f in fields}), counts)
 
     def simulate(self, events: ak.Array, config: SampleConfig, batch_index: int = 0) -> ak.Array:
@@ -198,7 +200,8 @@ class FlashSim:
             raise ValueError(f"{self.path}: the bundle has no 'pv' model (vertices and rho), which FlashSim needs first")
         m = self.models["pv"]
         pv = m.transform.inverse(self._flow(m, pv_condition(gen_ev), gen, config.solver, config.steps), {})
-        out["PV"] = ak.zip({"npvs": pv["npvs"].astype(np.int16), "z": pv["z"].astype(np.float32)})
+        zeros = np.zeros(n_out, np.float32)  # the beam line, as in the full simulation
+        out["PV"] = ak.zip({"npvs": pv["npvs"].astype(np.int16), "x": zeros, "y": zeros, "z": pv["z"].astype(np.float32)})
         out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": pv["rho"].astype(np.float32)})
         rho_col = rho_feature(pv["rho"])
         reco: dict[str, ak.Array] = {}
@@ -220,21 +223,22 @@ class FlashSim:
             cond = np.column_stack([met_condition(gen_ev, reco, ev_rep), rho_col]).astype(np.float32)
             z = self._flow(m, cond, gen, config.solver, config.steps)
             met = met_from_targets(m.transform.inverse(z, {}), ak.to_numpy(gen_ev.GenMET.phi).astype(np.float64))
-            out["MET"] = ak.zip({k: met[k].astype(np.float32) for k in ("pt", "phi", "sumEt")})
-        out["FlashSim"] = ak.zip({"replica": np.tile(np.arange(K), len(events)).astype(np.int16)})
-        for s in ("run", "event", "genWeight"):
-            if s in events.fields:
-                out[s] = ak.to_numpy(events[s])[rep]
+            out["PuppiMET"] = ak.zip({k: met[k].astype(np.float32) for k in ("pt", "phi", "sumEt")})
+        replica = np.tile(np.arange(K), len(events))
+        out["FlashSim"] = ak.zip({"replica": replica.astype(np.int16)})
+        out.update(event_ids(ak.to_numpy(events.run)[rep], ak.to_numpy(events.event)[rep], replica))
+        if "genWeight" in events.fields:
+            out["genWeight"] = ak.to_numpy(events.genWeight)[rep]
         return ak.zip(out, depth_limit=1)
 
 
+#: what FlashSim reads of its input: the generator record and the event identity
+_GEN_READ = (*GEN_COLLECTIONS, *GEN_SINGLETONS, "run", "event", "genWeight")
+
+
 def _gen_batches(path: str | os.PathLike, batch_size: int) -> Iterator[ak.Array]:
-    """Generator-level events of a nano file (gen collections and bookkeeping only), validated."""
-    events = read_nano(path, require=GEN_INPUTS)
-    keep = [f for f in events.fields if f in GEN_COLLECTIONS or f in GEN_SINGLETONS or f in ("run", "event", "genWeight")]
-    events = events[keep]
-    for start in range(0, len(events), batch_size):
-        yield events[start:start + batch_size]
+    """Generator-level events of a nano file in batches, read and validated batch by batch."""
+    yield from iter_nano(path, batch_size, require=GEN_INPUTS, only=_GEN_READ)
 
 
 def sample_file(model: str | os.PathLike, input_path: str | os.PathLike, output: str | os.PathLike,
@@ -249,11 +253,13 @@ def sample_file(model: str | os.PathLike, input_path: str | os.PathLike, output:
     n_gen = 0
     header = {"source": "flashsim", "model": str(sim.path), "input": str(input_path), "oversample": config.oversample,
               "solver": config.solver, "steps": config.steps, "seed": config.seed, "batch_size": config.batch_size}
-    batches = list(_gen_batches(input_path, config.batch_size))
-    with NanoWriter(output, header) as writer:
-        for i, batch in enumerate(tqdm(batches, desc="flashsim", unit="batch", disable=not progress)):
+    n_total = nano_entries(input_path)
+    with NanoWriter(output, header) as writer, \
+            tqdm(total=n_total, desc="flashsim", unit="ev", disable=not progress) as bar:
+        for i, batch in enumerate(_gen_batches(input_path, config.batch_size)):
             writer.write(sim.simulate(batch, config, i))
             n_gen += len(batch)
+            bar.update(len(batch))
     dt = time.perf_counter() - t0
     return {"generator_events": n_gen, "events": n_gen * config.oversample, "seconds": dt,
             "events_per_second": n_gen * config.oversample / max(dt, 1e-9), "output": str(output),

@@ -54,7 +54,8 @@ VARIABLES: dict[str, dict[str, tuple[str, float, float]]] = {
     "Photon": {"pt": ("log", 10, 300), "eta": ("lin", -2.5, 2.5), "phi": ("lin", -np.pi, np.pi),
                "pfRelIso03_all": ("log", 1e-3, 20), "cutBased": ("int", 0, 4)},
 }
-EVENT_VARIABLES = {"MET_pt": ("log", 1, 500), "MET_phi": ("lin", -np.pi, np.pi), "MET_sumEt": ("log", 100, 5000),
+EVENT_VARIABLES = {"PuppiMET_pt": ("log", 1, 500), "PuppiMET_phi": ("lin", -np.pi, np.pi),
+                   "PuppiMET_sumEt": ("log", 100, 5000),
                    "PV_npvs": ("int", 0, 80), "nJet": ("int", 0, 20), "nMuon": ("int", 0, 6), "nElectron": ("int", 0, 5),
                    "nPhoton": ("int", 0, 15), "HT": ("log", 15, 3000), "rho": ("lin", 0, 150)}
 
@@ -113,7 +114,8 @@ def _objects(s: _Sample, coll: str) -> tuple[dict[str, np.ndarray], np.ndarray, 
 
 def _event_columns(s: _Sample) -> dict[str, np.ndarray]:
     ev = s.events
-    out = {"MET_pt": ev.MET.pt, "MET_phi": ev.MET.phi, "MET_sumEt": ev.MET.sumEt, "PV_npvs": ev.PV.npvs,
+    out = {"PuppiMET_pt": ev.PuppiMET.pt, "PuppiMET_phi": ev.PuppiMET.phi, "PuppiMET_sumEt": ev.PuppiMET.sumEt,
+           "PV_npvs": ev.PV.npvs,
            "HT": ak.sum(ev.Jet.pt, axis=1)}
     for c in ("Jet", "Muon", "Electron", "Photon"):
         out[f"n{c}"] = ak.num(ev[c])

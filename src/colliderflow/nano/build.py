@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from colliderflow.dataset.read import dataset_card, dataset_files, load_dataset, missing_chunks
 from colliderflow.nano.gen import GenConfig, gen_objects
-from colliderflow.nano.io import NanoWriter
+from colliderflow.nano.io import NanoWriter, event_ids
 from colliderflow.nano.reco import TRACK_FIELDS, RecoConfig, reco_objects
 from colliderflow.physics.resolution import JetCorrections
 from colliderflow.reconstruct import read_candidate_chunk
@@ -54,8 +54,7 @@ def nano_batch(data: ak.Array, cands: ak.Array, jec: JetCorrections | None,
     genparts = per_event(gen["GenPart"], ["eta", "phi", "pdgId"])
     reco = reco_objects(data.X, cands, genjets, genparts, jec, reco_config)
     ev = data.event
-    fields = {**gen, **reco,
-              "run": ak.to_numpy(ev.seed).astype(np.int64), "event": ak.to_numpy(ev.index).astype(np.int64),
+    fields = {**gen, **reco, **event_ids(ak.to_numpy(ev.seed), ak.to_numpy(ev.index)),
               "genWeight": ak.to_numpy(ev.weight).astype(np.float32)}
     return ak.zip(fields, depth_limit=1)
 

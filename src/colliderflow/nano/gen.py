@@ -10,8 +10,11 @@ These are what FlashSim is conditioned on, built from the dataset's generator re
   ``partonFlavour``: signed PDG id of the closest hard-process parton within dR < 0.4, 0 if none.
 * GenPart: electrons and muons with pT > 3 GeV and photons with pT > 10 GeV and generator
   isolation below 0.5, |eta| < 3; ``iso`` = scalar pT sum of the other truth particles within
-  dR < 0.4 divided by the particle pT; ``fromTau``/``fromHF`` from the ancestry flags.
-* GenMET: the neutrino pT sum of the hard scatter; Pileup.nPU: overlaid interactions.
+  dR < 0.4 divided by the particle pT; ``fromTau``/``fromHF`` from the ancestry flags, also as CMS
+  ``statusFlags`` bits (isPrompt, isTauDecayProduct, isPromptTauDecayProduct, isLastCopy);
+  ``status`` 1; ``genPartIdxMother`` -1 (the pruned list holds no mothers).
+* GenMET: the neutrino pT sum of the hard scatter; Pileup.nPU: overlaid interactions (and
+  ``nTrueInt``, the same number: the sample's pileup range draws the count directly).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import awkward as ak
 import numpy as np
 
 from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU
-from colliderflow.nano.schema import GEN_COLLECTIONS
+from colliderflow.nano.schema import GEN_COLLECTIONS, STATUS_FLAGS
 from colliderflow.physics.jets import cluster_jets
 from colliderflow.physics.matching import closest_within
 from colliderflow.physics.neighbours import pairs_within
@@ -89,10 +92,15 @@ def _event_gen(truth: dict, hadrons: dict, partons: dict, jets: dict, cfg: GenCo
     order = np.argsort(-truth["pt"][cand], kind="stable")
     cand, iso = cand[order], iso[order]
     flags = truth["flags"][cand]
+    from_tau, from_hf = (flags & FLAG_FROM_TAU) != 0, (flags & (FLAG_FROM_B | FLAG_FROM_C)) != 0
+    status_flags = ((~from_tau & ~from_hf) << STATUS_FLAGS["isPrompt"]
+                    | from_tau << STATUS_FLAGS["isTauDecayProduct"]
+                    | (from_tau & ~from_hf) << STATUS_FLAGS["isPromptTauDecayProduct"]
+                    | 1 << STATUS_FLAGS["isLastCopy"])
     genpart = {"pt": truth["pt"][cand], "eta": truth["eta"][cand], "phi": truth["phi"][cand],
                "mass": truth["mass"][cand], "pdgId": truth["pid"][cand], "charge": truth["charge"][cand],
-               "iso": iso, "fromTau": (flags & FLAG_FROM_TAU) != 0,
-               "fromHF": (flags & (FLAG_FROM_B | FLAG_FROM_C)) != 0}
+               "iso": iso, "fromTau": from_tau, "fromHF": from_hf, "status": np.ones(len(cand), np.int32),
+               "statusFlags": status_flags.astype(np.int32), "genPartIdxMother": np.full(len(cand), -1, np.int16)}
     return genjet, genpart
 
 
@@ -123,5 +131,6 @@ def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak
         "GenJet": to_jagged(genjets, GEN_COLLECTIONS["GenJet"]),
         "GenPart": to_jagged(genparts, GEN_COLLECTIONS["GenPart"]),
         "GenMET": ak.zip({"pt": np.hypot(mx, my).astype(np.float32), "phi": np.arctan2(my, mx).astype(np.float32)}),
-        "Pileup": ak.zip({"nPU": ak.to_numpy(ev.n_pu).astype(np.int32)}),
+        "Pileup": ak.zip({"nPU": ak.to_numpy(ev.n_pu).astype(np.int32),
+                          "nTrueInt": ak.to_numpy(ev.n_pu).astype(np.float32)}),
     }

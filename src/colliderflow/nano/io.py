@@ -1,9 +1,11 @@
 """Reading and writing NanoAOD-like events as ROOT TTrees (uproot ``mktree``) or Parquet.
 
 In memory an event batch is an awkward record array whose fields are collections (jagged
-records, e.g. ``Jet``), singletons (records, e.g. ``MET``) and scalars (``event``). In ROOT the
-same event is NanoAOD-style flat branches: ``nJet``, ``Jet_pt``, ``MET_pt``, ``event``; the
-colliderflow header is a JSON string stored next to the tree. Both writers stream batches and
+records, e.g. ``Jet``), singletons (records, e.g. ``MET``) and scalars (``event``). In files the
+same event is NanoAOD-style flat branches or columns: ``nJet``, ``Jet_pt``, ``MET_pt``, ``event``
+(what coffea's NanoAODSchema reads). ROOT files hold the colliderflow header as a JSON string next
+to the ``Events`` tree and a ``Runs`` tree (``genEventCount``, ``genEventSumw``,
+``genEventSumw2`` per run); Parquet files hold the header in their metadata. Both writers stream batches and
 write atomically (temporary file renamed on success); readers check kind and schema version and
 turn truncated or foreign files into one :class:`FileFormatError` naming the file.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import awkward as ak
@@ -25,10 +28,11 @@ from colliderflow.utils.errors import one_line
 from colliderflow.utils.jagged import first_non_finite
 from colliderflow.utils.parquet import FileFormatError, read_parquet
 
-__all__ = ["NanoWriter", "write_nano", "read_nano", "read_nano_header", "validate_nano", "nano_oversample",
+__all__ = ["NanoWriter", "event_ids", "write_nano", "read_nano", "iter_nano", "nano_entries", "read_nano_header", "validate_nano", "nano_oversample",
            "nano_format", "FileFormatError"]
 
 _TREE = "Events"
+_RUNS = "Runs"
 _HEADER_KEY = "colliderflow_header"
 
 
@@ -42,13 +46,30 @@ def nano_format(path: str | os.PathLike) -> str:
     raise ValueError(f"{path}: unknown NanoAOD output format {suffix!r}; use .root or .parquet")
 
 
-def _flat_branches(batch: ak.Array) -> dict[str, Any]:
-    """uproot branch dictionary: jagged records stay zipped (uproot writes nX + X_field)."""
+def event_ids(seed: np.ndarray, index: np.ndarray, replica: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """CMS event identity of generator events: run = sample seed, luminosityBlock = 1 + replica
+    (1 without oversampling), event = generator event index (shared by the replicas of an event)."""
+    lumi = np.ones(len(index), np.int64) if replica is None else 1 + np.asarray(replica, np.int64)
+    return {"run": np.asarray(seed).astype(SCALARS["run"]), "luminosityBlock": lumi.astype(SCALARS["luminosityBlock"]),
+            "event": np.asarray(index).astype(SCALARS["event"])}
+
+
+def _flat_branches(batch: ak.Array, zipped: bool = True) -> dict[str, Any]:
+    """NanoAOD branches of a batch: ``nJet``/``Jet_pt``..., ``PuppiMET_pt``..., scalars.
+
+    Args:
+        zipped: keep each collection as one jagged record (uproot writes it as ``nX`` + ``X_field``
+            branches); otherwise give ``nX`` and one jagged array per ``X_field`` (Parquet columns).
+    """
     out: dict[str, Any] = {}
     for name in batch.fields:
         arr = batch[name]
         if name in COLLECTIONS:
-            out[name] = ak.zip({f: arr[f] for f in arr.fields})
+            if zipped:
+                out[name] = ak.zip({f: arr[f] for f in arr.fields})
+            else:
+                out[f"n{name}"] = ak.to_numpy(ak.num(arr)).astype(np.int32)
+                out.update({f"{name}_{f}": arr[f] for f in arr.fields})
         elif name in SINGLETONS:
             for f in arr.fields:
                 out[f"{name}_{f}"] = ak.to_numpy(arr[f])
@@ -77,11 +98,21 @@ class NanoWriter:
         self._tree = None
         self._writer: pq.ParquetWriter | None = None
         self.n_events = 0
+        self._runs: dict[int, list[float]] = {}  # run -> [events, sum of weights, sum of squared weights]
 
     def write(self, batch: ak.Array) -> None:
         """Append a batch of events (an awkward record array in the layout above)."""
         if len(batch) == 0:
             return
+        if "run" in batch.fields:
+            w = ak.to_numpy(batch.genWeight).astype(np.float64) if "genWeight" in batch.fields else np.ones(len(batch))
+            runs = ak.to_numpy(batch.run).astype(np.int64)
+            for r in np.unique(runs):
+                sel = runs == r
+                acc = self._runs.setdefault(int(r), [0.0, 0.0, 0.0])
+                acc[0] += int(sel.sum())
+                acc[1] += float(w[sel].sum())
+                acc[2] += float((w[sel] ** 2).sum())
         if self.format == "root":
             import uproot
 
@@ -93,7 +124,8 @@ class NanoWriter:
                 self._tree = self._file.mktree(_TREE, types, title="colliderflow NanoAOD-like events")
             self._tree.extend(branches)
         else:
-            table = ak.to_arrow_table(batch, extensionarray=False)
+            table = ak.to_arrow_table(ak.zip(_flat_branches(batch, zipped=False), depth_limit=1),
+                                      extensionarray=False)
             if self._writer is None:
                 meta = dict(table.schema.metadata or {})
                 meta[b"colliderflow"] = json.dumps(self.header, sort_keys=True).encode()
@@ -103,8 +135,15 @@ class NanoWriter:
         self.n_events += len(batch)
 
     def close(self, ok: bool = True) -> None:
-        """Finish the file; with ``ok=False`` discard it."""
+        """Finish the file (ROOT: with the ``Runs`` tree); with ``ok=False`` discard it."""
         if self._file is not None:
+            if ok and self._runs:
+                runs = sorted(self._runs)
+                self._file[_RUNS] = {
+                    "run": np.array(runs, SCALARS["run"]),
+                    "genEventCount": np.array([self._runs[r][0] for r in runs], np.int64),
+                    "genEventSumw": np.array([self._runs[r][1] for r in runs], np.float64),
+                    "genEventSumw2": np.array([self._runs[r][2] for r in runs], np.float64)}
             self._file.close()
         if self._writer is not None:
             self._writer.close()
@@ -261,6 +300,8 @@ def read_nano(path: str | os.PathLike, entry_start: int | None = None, entry_sto
         else:
             events, _ = read_parquet(path, NANO_KIND, NANO_SCHEMA_VERSION)
         events = events[entry_start:entry_stop]
+        if not any(name in events.fields for name in (*COLLECTIONS, *SINGLETONS)):
+            events = _group_root(events)  # flat NanoAOD columns (as written); a re-saved in-memory layout stays
     else:
         import uproot
 
@@ -275,6 +316,69 @@ def read_nano(path: str | os.PathLike, entry_start: int | None = None, entry_sto
         events = _group_root(arrays)
     validate_nano(path, events, require)
     return events
+
+
+def nano_entries(path: str | os.PathLike) -> int:
+    """Number of events of a NanoAOD-like file (reads only its metadata)."""
+    path = Path(path)
+    read_nano_header(path)
+    try:
+        if nano_format(path) == "parquet":
+            return pq.ParquetFile(path).metadata.num_rows
+        import uproot
+
+        with uproot.open(path) as f:
+            return int(f[_TREE].num_entries)
+    except Exception as err:
+        raise FileFormatError(f"{path}: cannot read the event count (truncated or corrupt?): {one_line(err)}") from None
+
+
+def _wanted(names: tuple[str, ...] | None):
+    """Branch filter: the branches and columns of the collections, singletons and scalars ``names``."""
+    if names is None:
+        return lambda branch: True
+    keep = set(names)
+    return lambda branch: (branch in keep or branch.split("_", 1)[0] in keep
+                           or (branch.startswith("n") and branch[1:] in keep))
+
+
+def iter_nano(path: str | os.PathLike, step: int, require: tuple[str, ...] = (),
+              only: tuple[str, ...] | None = None) -> Iterator[ak.Array]:
+    """Events of a NanoAOD-like file in batches of ``step``, validated, with bounded memory.
+
+    Args:
+        require: collections, singletons and scalars every batch must hold (:func:`validate_nano`).
+        only: read only these collections, singletons and scalars (all if None).
+    """
+    path = Path(path)
+    if step < 1:
+        raise ValueError(f"iter_nano: step must be >= 1, got {step}")
+    read_nano_header(path)
+    try:
+        for events in _raw_batches(path, step, _wanted(only)):
+            if not any(name in events.fields for name in (*COLLECTIONS, *SINGLETONS)):
+                events = _group_root(events)
+            validate_nano(path, events, require)
+            yield events
+    except FileFormatError:
+        raise
+    except Exception as err:
+        raise FileFormatError(f"{path}: cannot read events (truncated or corrupt?): {one_line(err)}") from None
+
+
+def _raw_batches(path: Path, step: int, keep) -> Iterator[ak.Array]:
+    """Batches of ``step`` events as stored (flat branches or columns ``keep`` accepts)."""
+    if nano_format(path) == "parquet":
+        pf = pq.ParquetFile(path)
+        columns = [c for c in pf.schema_arrow.names if keep(c)]
+        for batch in pf.iter_batches(batch_size=step, columns=columns):
+            yield ak.from_arrow(batch)
+        return
+    import uproot
+
+    with uproot.open(path) as f:
+        yield from f[_TREE].iterate(step_size=step, filter_name=lambda n: keep(n) and not (
+            n.startswith("n") and n[1:] in COLLECTIONS))
 
 
 def nano_oversample(header: dict[str, Any], events: ak.Array) -> int:

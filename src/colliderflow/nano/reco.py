@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from colliderflow.nano.schema import RECO_COLLECTIONS
+from colliderflow.nano.schema import LEPTON_MASS, RECO_COLLECTIONS
 from colliderflow.pf.pileup import find_vertices
 from colliderflow.physics.jets import cluster_jets
 from colliderflow.physics.matching import closest_within
@@ -160,7 +160,8 @@ def _leptons(c, x, pv_z, genpart, cfg):
     tight = medium & (x["n_pixel_hits"][el] >= 1) & (np.abs(dxy) < 0.2) & (np.abs(dz) < 0.5)
     gmu = np.flatnonzero(gpdg == 13)
     m = closest_within(c["eta"][i], c["phi"][i], genpart["eta"][gmu], genpart["phi"][gmu], cfg.genpart_match_radius)
-    out["Muon"] = {"pt": c["pt"][i], "eta": c["eta"][i], "phi": c["phi"][i], "charge": c["charge"][i],
+    out["Muon"] = {"pt": c["pt"][i], "eta": c["eta"][i], "phi": c["phi"][i], "mass": np.full(len(i), LEPTON_MASS["Muon"]),
+                   "charge": c["charge"][i],
                    "pfRelIso04_all": _iso(i, c, 0.4), "dxy": dxy, "dz": dz, "looseId": np.ones(len(i), bool),
                    "mediumId": medium, "tightId": tight, "genPartIdx": _gen_index(m, gmu)}
     # electrons
@@ -173,7 +174,8 @@ def _leptons(c, x, pv_z, genpart, cfg):
                             (iso < 0.12) & (adxy < 0.05) & (adz < 0.1), (iso < 0.08) & (adxy < 0.02) & (adz < 0.1)])
     geg = np.flatnonzero((gpdg == 11) | (gpdg == 22))
     m = closest_within(c["eta"][i], c["phi"][i], genpart["eta"][geg], genpart["phi"][geg], cfg.genpart_match_radius)
-    out["Electron"] = {"pt": c["pt"][i], "eta": c["eta"][i], "phi": c["phi"][i], "charge": c["charge"][i],
+    out["Electron"] = {"pt": c["pt"][i], "eta": c["eta"][i], "phi": c["phi"][i],
+                       "mass": np.full(len(i), LEPTON_MASS["Electron"]), "charge": c["charge"][i],
                        "pfRelIso03_all": iso, "dxy": dxy, "dz": dz, "cutBased": level,
                        "genPartIdx": _gen_index(m, geg)}
     # photons
@@ -234,7 +236,8 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
         jec: PF+PUPPI jet corrections, or None for raw jets.
 
     Returns:
-        ``{"Jet", "Muon", "Electron", "Photon"}`` jagged arrays and ``{"MET", "PV", "Rho"}`` records.
+        ``{"Jet", "Muon", "Electron", "Photon"}`` jagged arrays and ``{"MET" (PF), "PuppiMET", "PV", "Rho"}``
+        records.
     """
     if len(X) != len(cands):
         raise ValueError(f"{len(cands)} events of candidates for {len(X)} dataset events; reconstruct the same dataset")
@@ -258,10 +261,13 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
             per[k].append(v)
     out = {k: to_jagged(v, RECO_COLLECTIONS[k]) for k, v in per.items()}
     pt, phi, w = (ak.values_astype(cands[f], np.float64) for f in ("pt", "phi", "puppi_weight"))
-    met_pt, met_phi = missing_et(pt, phi, w)
-    out["MET"] = ak.zip({"pt": met_pt.astype(np.float32), "phi": met_phi.astype(np.float32),
-                         "sumEt": ak.to_numpy(ak.sum(pt * w, axis=1)).astype(np.float32)})
-    out["PV"] = ak.zip({"npvs": pv[:, 0].astype(np.int16), "z": pv[:, 1].astype(np.float32)})
+    for name, weight in (("MET", None), ("PuppiMET", w)):
+        met_pt, met_phi = missing_et(pt, phi, weight)
+        sum_et = ak.sum(pt if weight is None else pt * weight, axis=1)
+        out[name] = ak.zip({"pt": met_pt.astype(np.float32), "phi": met_phi.astype(np.float32),
+                            "sumEt": ak.to_numpy(sum_et).astype(np.float32)})
+    zeros = np.zeros(len(X), np.float32)
+    out["PV"] = ak.zip({"npvs": pv[:, 0].astype(np.int16), "x": zeros, "y": zeros, "z": pv[:, 1].astype(np.float32)})
     out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": pv[:, 2].astype(np.float32)})
     return out
 
