@@ -41,6 +41,7 @@ demo: install
 	@echo "demo done: datasets under $(DEMO)/, target plots in $(DEMO)/validate-target/, PF vs MLPF report in $(DEMO)/report/report.md, FlashSim vs full simulation in $(DEMO)/flashsim/report.md"
 
 test: install
+	$(PY) -m ruff check --select F src bench tests
 	$(PY) -m pytest -q -m "not slow"
 
 test-all: install
@@ -48,6 +49,7 @@ test-all: install
 
 bench: install
 	$(PY) bench/bench_dataset.py
+	$(PY) bench/bench_generate.py
 	$(PY) bench/bench_pf.py
 	$(PY) bench/bench_resolution.py --detector cms-like
 

@@ -81,7 +81,7 @@ def solver_scan(model: str, gen: str, n_events: int) -> list[dict]:
     from colliderflow.flashsim.ode import evaluations, integrate
     from colliderflow.flashsim.sample import FlashSim, SampleConfig
     from colliderflow.flashsim.sources import MODELS, event_features, source_table
-    from colliderflow.flashsim.train import object_condition
+    from colliderflow.flashsim.bundle import object_condition
     from colliderflow.nano.io import read_nano
 
     torch.set_num_threads(1)

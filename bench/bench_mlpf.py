@@ -87,7 +87,8 @@ def _training_throughput(model: str, datasets: list[str], steps: int) -> dict:
 
     from colliderflow.mlpf.data import load_events, make_batches, pad_batch
     from colliderflow.mlpf.loss import LossConfig, mlpf_loss
-    from colliderflow.mlpf.train import load_model, to_tensors
+    from colliderflow.mlpf.files import load_model
+    from colliderflow.mlpf.train import to_tensors
 
     out = {}
     for ds in datasets:
@@ -110,7 +111,7 @@ def _training_throughput(model: str, datasets: list[str], steps: int) -> dict:
 
 
 def _attention(model: str) -> str:
-    from colliderflow.mlpf.train import read_model_file
+    from colliderflow.mlpf.files import read_model_file
 
     return read_model_file(model)["model_config"].get("attention", "dense")
 

@@ -65,7 +65,8 @@ def _jet_resolution(data, colls: dict) -> dict:
 
 def _pf_collections(dataset: str, work: Path, n_events: int) -> dict:
     from colliderflow.evaluate.collections import reco_collections
-    from colliderflow.reconstruct import load_reconstruction, reconstruct_dataset
+    from colliderflow.candidates import load_reconstruction
+    from colliderflow.reconstruct import reconstruct_dataset
 
     out = work / f"pf_{Path(dataset).name}"
     reconstruct_dataset(dataset, out, "pf", {"calibration": "cms-like"}, progress=False)
@@ -80,14 +81,14 @@ def _evaluate_snapshot(path: Path, samples: dict, configs: dict | None = None) -
     each; the default is the default InferenceConfig under the label "" (``entry["jets"]``),
     others go to ``entry["jets_by_config"][label]``.
     """
-    import awkward as ak
     import torch
 
     from colliderflow.evaluate.collections import reco_collections
     from colliderflow.mlpf.data import make_batches, pad_batch
     from colliderflow.mlpf.infer import InferenceConfig, candidates_from_prediction
     from colliderflow.mlpf.loss import mlpf_loss
-    from colliderflow.mlpf.train import load_model, to_tensors
+    from colliderflow.mlpf.files import load_model
+    from colliderflow.mlpf.train import to_tensors
     from colliderflow.pf.pileup import mitigate_pileup
     from colliderflow.reconstruct import candidates_to_array
     from colliderflow.simulate.elements import ELEMENT_FEATURES
@@ -197,7 +198,7 @@ def main() -> None:
 
     from colliderflow.dataset.read import load_dataset
     from colliderflow.mlpf.data import load_events
-    from colliderflow.mlpf.train import read_model_file
+    from colliderflow.mlpf.files import read_model_file
 
     torch.set_num_threads(1)
     cache_path = RESULTS / "mlpf_learning_curves.json"

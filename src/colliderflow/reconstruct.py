@@ -24,21 +24,18 @@ import awkward as ak
 import numpy as np
 from tqdm.auto import tqdm
 
-from colliderflow.candidates import CANDIDATE_FIELDS, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION, validate_candidates
+from colliderflow.candidates import (CANDIDATE_FIELDS, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION, MLPF_PILEUP_KEY,
+                                     result_settings)
 from colliderflow.dataset.read import _read_chunk, dataset_files, has_chunks, missing_chunks, validate_chunk
 from colliderflow.pf.pileup import PuppiConfig, VertexConfig, mitigate_pileup
 from colliderflow.simulate.elements import ELEMENT_FEATURES
 from colliderflow.utils.atomic import output_dir
 from colliderflow.utils.config import from_dict, to_dict
 from colliderflow.utils.jagged import per_event, to_jagged
-from colliderflow.utils.parquet import FileFormatError, read_header, read_parquet, write_parquet
+from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
 
-__all__ = ["MLPFPileupConfig", "iter_events", "candidates_to_array", "reconstruct_dataset", "load_candidates",
-           "load_reconstruction", "read_candidate_chunk", "mlpf_pileup_threshold"]
+__all__ = ["MLPFPileupConfig", "iter_events", "candidates_to_array", "reconstruct_dataset", "mlpf_pileup_threshold"]
 
-#: key of the MLPF settings holding the resolved ``MLPFPileupConfig``; MLPF output without it was
-#: written before MLPF+CHS/PUPPI existed (its ``chs`` held the pileup-score cut) and is refused
-_MLPF_PILEUP_KEY = "pileup"
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ def _pf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray
 
 def _mlpf_pileup_config(settings: dict[str, Any]) -> MLPFPileupConfig:
     """The pileup-mitigation settings applied to MLPF candidates (PF's defaults where not given)."""
-    return from_dict(MLPFPileupConfig, settings.get(_MLPF_PILEUP_KEY, {}), where=f"mlpf {_MLPF_PILEUP_KEY}")
+    return from_dict(MLPFPileupConfig, settings.get(MLPF_PILEUP_KEY, {}), where=f"mlpf {MLPF_PILEUP_KEY}")
 
 
 def _mlpf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarray]]], list[dict[str, np.ndarray]]]:
@@ -102,19 +99,7 @@ def _resolve_settings(algo: str, settings: dict[str, Any]) -> dict[str, Any]:
     if algo != "mlpf":
         return settings
     pileup = _mlpf_pileup_config(settings)
-    return {**settings, _MLPF_PILEUP_KEY: to_dict(pileup)}
-
-
-#: settings of how a run goes (memory, threads), not of what it computes: chunks made with other
-#: values are reused and may be mixed
-_RUNTIME_KEYS = ("max_memory_gb", "num_threads")
-
-
-def _result_settings(settings: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``settings`` without the runtime keys of its ``config``."""
-    if not isinstance(settings, dict) or not isinstance(settings.get("config"), dict):
-        return settings
-    return {**settings, "config": {k: v for k, v in settings["config"].items() if k not in _RUNTIME_KEYS}}
+    return {**settings, MLPF_PILEUP_KEY: to_dict(pileup)}
 
 
 def _process_chunk(algo: str, settings: dict[str, Any], src: str, dst: str) -> int:
@@ -136,7 +121,7 @@ def _done(dst: Path, algo: str, settings: dict[str, Any], src: Path) -> bool:
         h = read_header(dst)
     except FileFormatError:
         return False
-    return (h.get("algo") == algo and _result_settings(h.get("settings")) == _result_settings(settings)
+    return (h.get("algo") == algo and result_settings(h.get("settings")) == result_settings(settings)
             and h.get("input_header") == read_header(src))
 
 
@@ -174,78 +159,6 @@ def reconstruct_dataset(input_path: str | os.PathLike, output: str | os.PathLike
                         bar.update(1)
     return {"chunks_built": len(todo), "chunks_skipped": len(files) - len(todo), "events": n,
             "missing_chunks": len(missing_chunks(input_path)[0])}
-
-
-def read_candidate_chunk(path: str | os.PathLike, dataset_chunk: str | os.PathLike | None = None
-                         ) -> tuple[ak.Array, dict[str, Any]]:
-    """One validated chunk of candidates, (events, candidates), and its header.
-
-    Args:
-        dataset_chunk: the dataset chunk these candidates must have been reconstructed from; a
-            chunk made from another file (another dataset, or an older version of it) is refused.
-    """
-    path = Path(path)
-    if dataset_chunk is not None and not path.exists():
-        raise FileFormatError(f"{path}: no candidates for dataset chunk {Path(dataset_chunk).name}; reconstruct the "
-                              "same dataset (or finish its reconstruction) with 'colliderflow reconstruct'")
-    array, header = read_parquet(path, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION)
-    if "cands" not in array.fields:
-        raise FileFormatError(f"{path}: no 'cands' field; not a candidates file")
-    validate_candidates(path, array.cands)
-    if dataset_chunk is not None and header.get("input_header") != read_header(dataset_chunk):
-        raise FileFormatError(f"{path}: reconstructed from another file than {dataset_chunk}; reconstruct the "
-                              "same dataset again")
-    return array.cands, header
-
-
-def load_reconstruction(path: str | os.PathLike, dataset_chunks: list[Path] | None = None
-                        ) -> tuple[ak.Array, dict[str, Any]]:
-    """Candidates of every chunk in a reconstruction output directory (or one chunk), and their header.
-
-    Args:
-        dataset_chunks: the dataset chunks the candidates must cover, one candidates chunk of the same
-            name each, in this order (``colliderflow.dataset.read.dataset_files``); all chunks of
-            ``path`` if None.
-
-    Returns:
-        (candidates (events, candidates), header of the first chunk: ``algo``, ``settings``, ...).
-
-    Raises:
-        FileFormatError: chunks written with different algorithms or settings, a dataset chunk
-            without candidates or reconstructed from another file, invalid candidates, or MLPF
-            candidates from before MLPF+CHS/PUPPI (whose ``chs`` held the pileup-score cut).
-    """
-    path = Path(path)
-    if dataset_chunks is not None and path.is_dir():
-        pairs = [(path / d.name, d) for d in dataset_chunks]
-    else:
-        files = sorted(p for p in path.iterdir() if p.name.startswith("chunk_")) if path.is_dir() else [path]
-        pairs = [(f, None) for f in files]
-    if not pairs:
-        raise FileNotFoundError(f"{path}: no candidate chunks found")
-    read = [read_candidate_chunk(f, d) for f, d in pairs]
-    files = [f for f, _ in pairs]
-    header = read[0][1]
-    for f, (_, h) in zip(files, read):
-        if (h.get("algo"), _result_settings(h.get("settings"))) != (header.get("algo"),
-                                                                   _result_settings(header.get("settings"))):
-            raise FileFormatError(f"{f}: written with other settings than {files[0].name}; reconstruct the "
-                                  "directory again with one set of settings")
-    if header.get("algo") == "mlpf" and _MLPF_PILEUP_KEY not in header.get("settings", {}):
-        raise FileFormatError(f"{files[0]}: MLPF candidates from an older colliderflow, whose 'chs' holds the "
-                              "pileup-score cut (no vertices, no PUPPI); run 'colliderflow reconstruct --algo mlpf' "
-                              "again")
-    arrays = [r[0] for r in read]
-    cands = ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
-    return cands, header
-
-
-def load_candidates(path: str | os.PathLike) -> ak.Array:
-    """Candidates of every chunk in a reconstruction output directory, (events, candidates).
-
-    :func:`load_reconstruction` also returns their header (algorithm and settings).
-    """
-    return load_reconstruction(path)[0]
 
 
 def mlpf_pileup_threshold(header: dict[str, Any]) -> float:

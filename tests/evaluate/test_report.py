@@ -7,7 +7,7 @@ import awkward as ak
 import pytest
 
 from colliderflow.cli import main
-from colliderflow.reconstruct import load_candidates
+from colliderflow.candidates import load_candidates
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ def test_config_builds_its_model(path):
 
 def test_shipped_model_is_built_from_the_recipe():
     from colliderflow.mlpf.shipped import shipped_model
-    from colliderflow.mlpf.train import load_model
+    from colliderflow.mlpf.files import load_model
 
     recipe = load_train_config(Path(__file__).parents[2] / "configs" / "mlpf-cms-like.yaml")
     assert load_model(shipped_model("cms-like")).config == recipe.model

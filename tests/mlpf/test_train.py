@@ -8,6 +8,7 @@ from colliderflow.dataset.build import DatasetConfig, build_dataset
 from colliderflow.generate.source import GenerationConfig
 from colliderflow.mlpf import train as T
 from colliderflow.mlpf.data import load_events, make_batches, pad_batch, split_indices
+from colliderflow.mlpf.files import load_model, read_model_file
 from colliderflow.utils.config import ConfigError
 
 
@@ -66,8 +67,8 @@ def test_resume_after_kill_is_exact(dataset, tmp_path, monkeypatch):
     assert (tmp_path / "b" / "checkpoint.pt").exists() and not (tmp_path / "b" / "model.pt").exists()
     monkeypatch.setattr(T, "iterate", real)
     summary = T.train(_config(dataset, tmp_path / "b"), progress=False)
-    a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["state_dict"]
-    b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["state_dict"]
+    a = read_model_file(tmp_path / "a" / "model.pt")["state_dict"]
+    b = read_model_file(tmp_path / "b" / "model.pt")["state_dict"]
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert summary["epochs"] == 2 and (tmp_path / "b" / "losses.png").stat().st_size > 10_000
@@ -89,9 +90,9 @@ def test_snapshots_and_resume_with_other_thread_count(dataset, tmp_path):
     T.train(cfg, progress=False)
     snaps = sorted((tmp_path / "s" / "snapshots").glob("step_*.pt"))
     assert [p.name for p in snaps] == ["step_000002.pt", "step_000004.pt"]
-    meta = [torch.load(p, weights_only=False) for p in snaps]
+    meta = [read_model_file(p) for p in snaps]
     assert 0 < meta[0]["events"] < meta[1]["events"] and 0 < meta[0]["cpu_seconds"] <= meta[1]["cpu_seconds"]
-    assert T.load_model(snaps[-1]).config.attention == "window"
+    assert load_model(snaps[-1]).config.attention == "window"
     # threads, checkpoint and log cadence change the speed of a run, not its result: it may resume with others
     T.train(_config(dataset, tmp_path / "s", **{"optim.max_steps": 4, "snapshot_every": 2, "model.attention": "window",
                                                "model.window": 8, "model.scaler": "per_type", "num_threads": 2}),
@@ -110,7 +111,7 @@ def test_unknown_override_is_named():
 
 def test_inference_torch_and_onnx_agree(dataset, tmp_path):
     from colliderflow.cli import main
-    from colliderflow.reconstruct import load_candidates
+    from colliderflow.candidates import load_candidates
 
     T.train(_config(dataset, tmp_path / "m", **{"optim.max_steps": 4}), progress=False)
     model = tmp_path / "m" / "model.pt"
@@ -133,11 +134,11 @@ def test_inference_torch_and_onnx_agree(dataset, tmp_path):
 
 def test_fine_tuning_starts_from_the_given_model(dataset, tmp_path):
     T.train(_config(dataset, tmp_path / "pre", **{"optim.max_steps": 3}), progress=False)
-    pre = torch.load(tmp_path / "pre" / "model.pt", weights_only=False)["state_dict"]
+    pre = read_model_file(tmp_path / "pre" / "model.pt")["state_dict"]
     cfg = _config(dataset, tmp_path / "ft", **{"optim.max_steps": 1, "optim.lr": 1e-12, "optim.warmup_steps": 1,
                                               "init_from": str(tmp_path / "pre" / "model.pt")})
     T.train(cfg, progress=False)
-    ft = torch.load(tmp_path / "ft" / "model.pt", weights_only=False)["state_dict"]
+    ft = read_model_file(tmp_path / "ft" / "model.pt")["state_dict"]
     # one step at a negligible learning rate: the weights (and the kept scaler) are the pre-trained ones
     assert all(torch.allclose(pre[k].float(), ft[k].float(), atol=1e-6) for k in pre)
     bad = _config(dataset, tmp_path / "bad", **{"model.width": 32, "init_from": str(tmp_path / "pre" / "model.pt")})

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from colliderflow.flashsim.sample import FlashSim
+from colliderflow.mlpf import files as F
 from colliderflow.mlpf import train as T
 from colliderflow.mlpf.model import MLPF, MLPFConfig
 from colliderflow.mlpf.shipped import shipped_model
@@ -56,7 +57,7 @@ def _tiny_model() -> MLPF:
 def _good_model_file(folder: Path) -> Path:
     path = folder / "good.pt"
     if not path.exists():
-        T.save_model(_tiny_model(), path)
+        F.save_model(_tiny_model(), path)
     return path
 
 
@@ -119,7 +120,7 @@ def _load_checkpoint(path: Path):
 
 #: name -> (what the message says the file is not, loader)
 LOADERS = {
-    "mlpf model": ("readable colliderflow MLPF model", T.load_model),
+    "mlpf model": ("readable colliderflow MLPF model", F.load_model),
     "mlpf checkpoint": ("readable colliderflow MLPF training checkpoint", _load_checkpoint),
     "flashsim bundle": ("readable FlashSim bundle", lambda p: FlashSim(p, device="cpu")),
 }
@@ -154,7 +155,7 @@ def test_crafted_files_are_real_exploits(tmp_path, bad):
 def test_refusal_of_a_crafted_file_names_the_global(tmp_path):
     path = BAD_FILES["crafted pickle (os.system)"](tmp_path)
     with pytest.raises(FileFormatError, match=r"unsafe or unreadable pickle: .*GLOBAL (posix|os)\.system"):
-        T.load_model(path)
+        F.load_model(path)
 
 
 def test_model_of_another_architecture_is_refused_on_one_line(tmp_path):
@@ -162,16 +163,16 @@ def test_model_of_another_architecture_is_refused_on_one_line(tmp_path):
     payload["state_dict"].popitem()
     torch.save(payload, tmp_path / "model.pt")
     with pytest.raises(FileFormatError) as err:
-        T.load_model(tmp_path / "model.pt")
+        F.load_model(tmp_path / "model.pt")
     _assert_one_line_error(err, tmp_path / "model.pt", "readable colliderflow MLPF model")
     assert "Missing key(s) in state_dict" in str(err.value)
 
 
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(FileFormatError, match="no such file"):
-        T.load_model(tmp_path / "absent.pt")
+        F.load_model(tmp_path / "absent.pt")
     with pytest.raises(FileFormatError, match="not a file"):
-        T.load_model(tmp_path)
+        F.load_model(tmp_path)
 
 
 def test_flashsim_bundle_of_another_version(tmp_path):
@@ -182,7 +183,7 @@ def test_flashsim_bundle_of_another_version(tmp_path):
 
 def test_writers_refuse_payloads_the_safe_loader_could_not_read(tmp_path):
     with pytest.raises(TypeError, match=r"payload\['val'\]: numpy.float64"):
-        T.save_model(_tiny_model(), tmp_path / "m.pt", {"val": np.float64(1.0)})
+        F.save_model(_tiny_model(), tmp_path / "m.pt", {"val": np.float64(1.0)})
     with pytest.raises(TypeError, match=r"payload\['a'\]\[1\]: numpy.ndarray"):
         save_torch_file({"a": [1, np.zeros(2)]}, tmp_path / "m.pt")
     assert not (tmp_path / "m.pt").exists()
@@ -190,11 +191,11 @@ def test_writers_refuse_payloads_the_safe_loader_could_not_read(tmp_path):
 
 def test_model_round_trip(tmp_path):
     model = _tiny_model()
-    T.save_model(model, tmp_path / "m.pt", {"history": [{"total": 1.5}], "step": 3})
-    back = T.load_model(tmp_path / "m.pt")
+    F.save_model(model, tmp_path / "m.pt", {"history": [{"total": 1.5}], "step": 3})
+    back = F.load_model(tmp_path / "m.pt")
     assert back.config == _TINY
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), back.state_dict().values()))
-    assert T.read_model_file(tmp_path / "m.pt")["step"] == 3
+    assert F.read_model_file(tmp_path / "m.pt")["step"] == 3
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -220,7 +221,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 
 def test_shipped_files_load_safely():
-    model = T.load_model(shipped_model("cms-like"))
+    model = F.load_model(shipped_model("cms-like"))
     assert model.config.attention == "window"
     sim = FlashSim("cms-like", device="cpu")
     assert {"jet_genjet", "met", "pv"} <= set(sim.models)

@@ -18,14 +18,16 @@ from colliderflow.evaluate.displays import event_display
 from colliderflow.evaluate.jets import (collection_jets, derive_corrections, jet_performance, jet_performance_eta,
                                         matched_jets)
 from colliderflow.evaluate.particles import TYPES, efficiency_fake, match_particles
+from colliderflow.physics.jec import load_jec_file, save_jec_file, shipped_jec
 from colliderflow.physics.met import met, met_response_median, met_xy_resolution, type1_met
 from colliderflow.physics.resolution import JetCorrections, summarise_response
 from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, series_style, use_cms_style
-from colliderflow.reconstruct import iter_events, load_reconstruction, mlpf_pileup_threshold
+from colliderflow.candidates import load_reconstruction
+from colliderflow.reconstruct import iter_events, mlpf_pileup_threshold
 from colliderflow.target.validation import pileup_label
 from colliderflow.utils.atomic import atomic_dir, atomic_write_text
 
-__all__ = ["evaluate", "evaluated_collections", "derive_jec_file", "load_jec_file"]
+__all__ = ["evaluate", "evaluated_collections", "derive_jec_file"]
 
 #: event bootstrap of the MET errors: replicas and seed (a fresh generator per collection and figure)
 BOOTSTRAP = {"replicas": 200, "seed": 0}
@@ -58,19 +60,6 @@ def evaluated_collections(data: ak.Array, recos: dict[str, str | os.PathLike],
     return colls
 
 
-def load_jec_file(path: str | os.PathLike) -> dict[str, JetCorrections]:
-    data = json.loads(Path(path).read_text())
-    return {k: JetCorrections.from_json(v) for k, v in data["corrections"].items()}
-
-
-def shipped_jec(card: str) -> Path | None:
-    """Corrections shipped for a detector card (derived on QCD with 55-75 pileup), if any."""
-    from importlib import resources
-
-    path = Path(str(resources.files("colliderflow.evaluate"))) / "jec" / f"{card}.json"
-    return path if path.exists() else None
-
-
 def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
                     radius: float = 0.4, allow_partial: bool = False) -> dict[str, JetCorrections]:
     """Derive jet energy corrections for every collection of ``recos`` on ``dataset`` (QCD) and save them.
@@ -85,9 +74,7 @@ def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLi
     out_corr = {}
     for name, coll in evaluated_collections(data, recos, chunks).items():
         out_corr[name] = derive_corrections(matched_jets(collection_jets(coll, radius), gen_jets))
-    atomic_write_text(out, json.dumps({"radius": radius, "dataset": str(dataset),
-                                       "missing_chunks": len(missing_chunks(dataset)[0]),
-                                       "corrections": {k: v.to_json() for k, v in out_corr.items()}}) + "\n")
+    save_jec_file(out, out_corr, radius=radius, dataset=str(dataset), missing_chunks=len(missing_chunks(dataset)[0]))
     return out_corr
 
 

@@ -3,7 +3,8 @@
 Modules follow the data flow: ``sources`` (which generator object or event each reconstructed
 object comes from, conditioning features), ``transforms`` (invertible target transforms with
 dequantisation), ``nets`` (multiplicity classifiers, flow-matching vector fields), ``event``
-(MET and PV models), ``train``, ``ode`` (solvers), ``sample`` (simulation with oversampling),
+(MET and PV models), ``bundle`` (the trained-model file and what each model predicts),
+``train``, ``ode`` (solvers), ``sample`` (simulation with oversampling),
 ``stats`` (fold-aware histograms for oversampled samples), ``metrics`` and ``validate``
 (Flash versus Full).
 """

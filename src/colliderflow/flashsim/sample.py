@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator
 
 import awkward as ak
@@ -33,14 +32,13 @@ from colliderflow.flashsim.event import met_condition, met_from_targets, pv_cond
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField
 from colliderflow.flashsim.ode import integrate
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
-from colliderflow.flashsim.train import BUNDLE_VERSION, model_targets, object_condition
+from colliderflow.flashsim.bundle import BUNDLE_FILE, model_targets, object_condition, read_bundle, resolve_model
 from colliderflow.flashsim.transforms import TargetTransform
 from colliderflow.nano.io import NanoWriter, event_ids, iter_nano, nano_entries
 from colliderflow.nano.schema import GEN_COLLECTIONS, GEN_INPUTS, GEN_SINGLETONS, LEPTON_MASS, RECO_COLLECTIONS
 from colliderflow.utils.config import RangeChecked, non_negative, positive
-from colliderflow.utils.parquet import FileFormatError
 from colliderflow.utils.rng import event_rng
-from colliderflow.utils.torchfile import as_file_error, load_torch_file
+from colliderflow.utils.torchfile import as_file_error
 
 __all__ = ["SampleConfig", "FlashSim", "sample_file", "SELECTIONS", "resolve_model"]
 
@@ -50,7 +48,6 @@ SELECTIONS = {"Jet": (15.0, 4.7), "Muon": (3.0, 10.0), "Electron": (5.0, 10.0), 
 _DEFAULTS = {"looseId": 1.0}
 _INDEX_FIELD = {"Jet": "genJetIdx", "Muon": "genPartIdx", "Electron": "genPartIdx", "Photon": "genPartIdx"}
 #: what a bundle is, in messages about files that are not one
-_BUNDLE_FILE = "readable FlashSim bundle"
 
 
 @dataclass
@@ -73,17 +70,6 @@ class SampleConfig(RangeChecked):
     seed: int = non_negative(0)
     device: str = "auto"
     threads: int = non_negative(0)
-
-
-def resolve_model(spec: str | os.PathLike) -> Path:
-    """A bundle path, a training directory, or the name of a shipped model (e.g. 'cms-like')."""
-    path = Path(spec)
-    if path.exists():
-        return path
-    from importlib import resources
-
-    shipped = Path(str(resources.files("colliderflow.flashsim"))) / "models" / str(spec) / "flashsim.pt"
-    return shipped if shipped.exists() else path
 
 
 class _Model:
@@ -109,19 +95,11 @@ class FlashSim:
     """A trained FlashSim bundle, ready to simulate batches of generator events."""
 
     def __init__(self, path: str | os.PathLike, device: str = "auto"):
-        path = resolve_model(path)
-        if path.is_dir():
-            path = path / "flashsim.pt"
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no FlashSim bundle (train one with 'colliderflow flashsim train')")
-        bundle = load_torch_file(path, _BUNDLE_FILE, {"version": int, "models": dict})
-        if bundle["version"] != BUNDLE_VERSION:
-            raise FileFormatError(f"{path}: FlashSim bundle version {bundle['version']}, "
-                                  f"this colliderflow reads version {BUNDLE_VERSION}")
+        path, bundle = read_bundle(path)
         self.path = path
         self.device = torch.device("cuda" if (device == "auto" and torch.cuda.is_available()) else
                                    ("cpu" if device == "auto" else device))
-        with as_file_error(path, _BUNDLE_FILE):
+        with as_file_error(path, BUNDLE_FILE):
             self.skipped = dict(bundle.get("skipped", {}))
             self.models: dict[str, _Model] = {}
             for name, entry in bundle["models"].items():

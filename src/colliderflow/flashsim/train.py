@@ -28,21 +28,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colliderflow.flashsim.event import (MET_TARGETS, PV_TARGETS, met_condition, met_targets, pv_condition, pv_targets,
-                                        rho_feature, rho_of)
+from colliderflow.flashsim.bundle import model_targets, object_condition, save_bundle
+from colliderflow.flashsim.event import met_condition, met_targets, pv_condition, pv_targets, rho_feature, rho_of
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField, cfm_loss, multiplicity_loss
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
-from colliderflow.flashsim.transforms import TargetSpec, TargetTransform
+from colliderflow.flashsim.transforms import TargetTransform
 from colliderflow.nano.io import read_nano
 from colliderflow.nano.schema import GEN_INPUTS, RECO_CONTENT
 from colliderflow.utils.atomic import atomic_write_text
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive, to_dict
-from colliderflow.utils.torchfile import save_torch_file
 
-__all__ = ["FlashSimTrainConfig", "NetConfig", "train_flashsim", "ModelData", "model_data", "BUNDLE_VERSION",
-           "reliability"]
-
-BUNDLE_VERSION = 1
+__all__ = ["FlashSimTrainConfig", "NetConfig", "train_flashsim", "ModelData", "model_data", "reliability"]
 
 
 @dataclass
@@ -109,11 +105,6 @@ class ModelData:
     obj_event: np.ndarray  # (No,)
 
 
-def object_condition(cond: np.ndarray, rank: np.ndarray, count: np.ndarray, max_mult: int) -> np.ndarray:
-    """Per-object conditioning: the source's, plus rank / M and multiplicity / M."""
-    return np.column_stack([cond, rank / max_mult, count / max_mult]).astype(np.float32)
-
-
 def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -> ModelData:
     """Build the training inputs of model ``name`` from full-simulation nano events."""
     ev_feat = event_features(events) if ev_feat is None else ev_feat
@@ -133,14 +124,6 @@ def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -
     rows = t.obj_source
     oc = object_condition(t.cond[rows], t.obj_rank, t.count[rows], spec.max_multiplicity)
     return ModelData(t.cond, t.count, oc, t.obj, {k: v[rows] for k, v in t.ref.items()}, t.event, t.event[rows])
-
-
-def model_targets(name: str) -> list[TargetSpec]:
-    if name == "met":
-        return MET_TARGETS
-    if name == "pv":
-        return PV_TARGETS
-    return MODELS[name].targets
 
 
 def _device(spec: str) -> torch.device:
@@ -297,7 +280,7 @@ def train_flashsim(config: FlashSimTrainConfig, progress: bool = True) -> dict[s
     ev_feat = event_features(events)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    bundle: dict[str, Any] = {"version": BUNDLE_VERSION, "config": to_dict(config), "models": {}, "skipped": {}}
+    bundle: dict[str, Any] = {"models": {}, "skipped": {}}
     report: dict[str, Any] = {"n_events": len(events), "models": {}, "skipped": {}}
     for name in tqdm(names, desc="models", unit="model", disable=not progress):
         data = model_data(events, name, ev_feat)
@@ -308,7 +291,7 @@ def train_flashsim(config: FlashSimTrainConfig, progress: bool = True) -> dict[s
         entry, rep = train_model(name, data, config, device, progress)
         bundle["models"][name] = entry
         report["models"][name] = rep
-    save_torch_file(bundle, out / "flashsim.pt")
+    save_bundle(out / "flashsim.pt", to_dict(config), bundle["models"], bundle["skipped"])
     atomic_write_text(out / "training.json", json.dumps(report, indent=1))
     from colliderflow.flashsim.plots import plot_training
 

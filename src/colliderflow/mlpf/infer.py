@@ -77,7 +77,7 @@ class Predictor:
         else:
             import torch
 
-            from colliderflow.mlpf.train import load_model
+            from colliderflow.mlpf.files import load_model
 
             if config.num_threads:
                 torch.set_num_threads(config.num_threads)

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from colliderflow.mlpf.attention import (N_ORDERS, DenseAttention, PairBias, WindowAttention, calo_positions,

@@ -28,15 +28,15 @@ import yaml
 from tqdm.auto import tqdm
 
 from colliderflow.mlpf.data import Events, iterate, load_events, make_batches, pad_batch, split_indices
+from colliderflow.mlpf.files import CHECKPOINT_FILE, load_model, read_checkpoint, save_checkpoint, save_model
 from colliderflow.mlpf.loss import LossConfig, mlpf_loss
 from colliderflow.mlpf.model import MLPF, MLPFConfig, count_parameters
 from colliderflow.utils.atomic import atomic_write_text, output_dir
 from colliderflow.utils.config import (ConfigError, RangeChecked, bounded, load_config, non_negative, positive,
                                        to_dict)
-from colliderflow.utils.torchfile import as_file_error, load_torch_file, save_torch_file
+from colliderflow.utils.torchfile import as_file_error
 
-__all__ = ["DataConfig", "OptimConfig", "TrainConfig", "load_train_config", "train", "to_tensors",
-           "save_model", "read_model_file", "load_model"]
+__all__ = ["DataConfig", "OptimConfig", "TrainConfig", "load_train_config", "train", "to_tensors"]
 
 
 @dataclass(frozen=True)
@@ -115,41 +115,6 @@ def to_tensors(X: np.ndarray, Y: np.ndarray, device: torch.device) -> tuple[torc
     return x, target
 
 
-_MODEL_FILE = "readable colliderflow MLPF model"
-_MODEL_FIELDS = {"model_config": dict, "state_dict": dict}
-_CHECKPOINT_FILE = "readable colliderflow MLPF training checkpoint"
-_CHECKPOINT_FIELDS = {**_MODEL_FIELDS, "optimizer": dict, "scheduler": dict, "torch_rng": torch.Tensor,
-                      "state": dict, "train_config": dict}
-
-
-def save_model(model: MLPF, path: str | os.PathLike, extra: dict | None = None) -> None:
-    """A self-describing model file: config, weights (scaler buffers included) and metadata.
-
-    ``extra`` must be plain data (python scalars, strings, lists, dicts, tensors): model files are
-    shared, and are read without unpickling anything else (:mod:`colliderflow.utils.torchfile`).
-    """
-    save_torch_file({"model_config": model.config.to_dict(), "state_dict": model.state_dict(), **(extra or {})}, path)
-
-
-def read_model_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """The contents of a model file (``model_config``, ``state_dict`` and the metadata given to
-    :func:`save_model`), read without running code from it; ``FileFormatError`` if it is not one."""
-    return load_torch_file(path, _MODEL_FILE, _MODEL_FIELDS, map_location=device)
-
-
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> MLPF:
-    """Load a model written by :func:`save_model` (or the model part of a checkpoint).
-
-    Raises:
-        FileFormatError: (a ``ValueError``) ``path`` is not a model file; one line naming it.
-    """
-    payload = read_model_file(path, device)
-    with as_file_error(path, _MODEL_FILE):
-        model = MLPF(MLPFConfig.from_dict(payload["model_config"]))
-        model.load_state_dict(payload["state_dict"])
-    return model.to(device).eval()
-
-
 #: settings that change how fast a run goes, not what it computes: a run may resume with others
 _RUNTIME_KEYS = ("num_threads", "checkpoint_every", "log_every")
 
@@ -160,10 +125,8 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save_checkpoint(path: Path, cfg: TrainConfig, model: MLPF, optimizer, scheduler, state: dict[str, Any]) -> None:
-    """The complete state of a run: model, optimiser, scheduler, random numbers, loop position."""
-    save_torch_file({"model_config": model.config.to_dict(), "state_dict": model.state_dict(),
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "torch_rng": torch.get_rng_state(), "state": state, "train_config": to_dict(cfg)}, path)
+    """The complete state of a run (:func:`colliderflow.mlpf.files.save_checkpoint`)."""
+    save_checkpoint(path, model, optimizer, scheduler, state, to_dict(cfg))
 
 
 def _load_checkpoint(path: Path, cfg: TrainConfig, model: MLPF, optimizer, scheduler,
@@ -171,10 +134,10 @@ def _load_checkpoint(path: Path, cfg: TrainConfig, model: MLPF, optimizer, sched
     """Restore what :func:`_save_checkpoint` wrote into ``model``, ``optimizer``, ``scheduler`` and
     the torch random-number state; returns the loop state. ``FileFormatError`` if ``path`` is not a
     checkpoint, ``ConfigError`` if it is one of another configuration."""
-    ck = load_torch_file(path, _CHECKPOINT_FILE, _CHECKPOINT_FIELDS, map_location=device)
+    ck = read_checkpoint(path, device)
     if _identity(ck["train_config"]) != _identity(to_dict(cfg)):
         raise ConfigError(f"{path}: checkpoint of another configuration; use a new 'out' directory")
-    with as_file_error(path, _CHECKPOINT_FILE):
+    with as_file_error(path, CHECKPOINT_FILE):
         model.load_state_dict(ck["state_dict"])
         optimizer.load_state_dict(ck["optimizer"])
         scheduler.load_state_dict(ck["scheduler"])

@@ -18,8 +18,9 @@ from colliderflow.dataset.read import dataset_card, dataset_files, load_dataset,
 from colliderflow.nano.gen import GenConfig, gen_objects
 from colliderflow.nano.io import NanoWriter, event_ids
 from colliderflow.nano.reco import TRACK_FIELDS, RecoConfig, reco_objects
+from colliderflow.physics.jec import load_jec_file, shipped_jec
 from colliderflow.physics.resolution import JetCorrections
-from colliderflow.reconstruct import read_candidate_chunk
+from colliderflow.candidates import read_candidate_chunk
 from colliderflow.utils.config import to_dict
 from colliderflow.utils.jagged import per_event
 
@@ -30,8 +31,6 @@ _JEC_COLLECTION = "PF+PUPPI"
 
 def load_jec(spec: str | os.PathLike | None, card: str | None) -> JetCorrections | None:
     """PF+PUPPI jet corrections: 'shipped' (the card's shipped file), 'none', or a derive-jec JSON path."""
-    from colliderflow.evaluate.report import load_jec_file, shipped_jec
-
     if spec is None or str(spec) == "none":
         return None
     if str(spec) == "shipped":
