@@ -5,13 +5,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from colliderflow.simulate.calorimeter import (
-    EcalConfig, HcalConfig, HfConfig, build_cells, projective_impacts, simulate_hits,
-)
+from colliderflow.simulate.calo_config import EcalConfig, HcalConfig, HfConfig
+from colliderflow.simulate.calorimeter import simulate_hits
+from colliderflow.simulate.cells import build_cells
 from colliderflow.simulate.geometry import Geometry
 from colliderflow.simulate.impacts import KIND_EM, KIND_HADRON, KIND_MIP, CaloImpacts
 from colliderflow.simulate.showers import em_leakage_fraction, hadron_em_fraction, sample_moyal
 from colliderflow.utils.config import ConfigError, from_dict, to_dict
+from tests.simulate.calo_gun import projective_impacts
 
 GEO = Geometry()
 ECAL, HCAL, HF = EcalConfig(), HcalConfig(), HfConfig()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from colliderflow.simulate.calorimeter import EcalConfig, HcalConfig, HfConfig
+from colliderflow.simulate.calo_config import EcalConfig, HcalConfig, HfConfig
 from colliderflow.simulate.clustering import ClusteringConfig
 from colliderflow.simulate.geometry import Geometry
 from colliderflow.simulate.material import MaterialConfig

@@ -10,9 +10,9 @@ paper), run separately on the ECAL, the HCAL (depth-summed towers), HF-EM and HF
    shared by a Gaussian-mixture expectation-maximisation, f_ij ~ E_j exp(-d_ij^2 / 2 R^2),
    iterating cluster energies and positions until the positions converge.
 
-Cluster features follow section 5.2 of the MLPF paper (``CLUSTER_FEATURES``). Truth links
-carry each particle's noise-free energy in each cluster after the energy sharing.
-Units: GeV, cm, ns, rad.
+Cluster features follow section 5.2 of the MLPF paper (``CLUSTER_FEATURES``; the calibrated
+energy is added by :mod:`colliderflow.simulate.calorimeter`). Truth links carry each particle's
+noise-free energy in each cluster after the energy sharing. Units: GeV, cm, ns, rad.
 """
 
 from __future__ import annotations
@@ -23,20 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from colliderflow.simulate.calorimeter import (
-    CaloHits, CellGrid, EcalConfig, HcalConfig, HfConfig, PlaneReadout, simulate_hits,
-)
-from colliderflow.simulate.elements import (
-    CLUSTER_FEATURES, COMMON_FEATURES, ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD,
-    N_DEPTH_LAYERS,
-)
-from colliderflow.simulate.geometry import Geometry
-from colliderflow.simulate.impacts import CaloImpacts
+from colliderflow.simulate.cells import CellGrid
+from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD, N_DEPTH_LAYERS
+from colliderflow.simulate.readout import CaloHits, PlaneReadout
 from colliderflow.utils.config import RangeChecked, fraction, non_negative, positive
 
-__all__ = [
-    "ClusteringConfig", "CaloOutput", "PlaneClusters", "cluster_plane", "invert_response", "simulate_calorimeters",
-]
+__all__ = ["ClusteringConfig", "CaloClusters", "PlaneClusters", "cluster_plane", "cluster_hits"]
+
 
 #: cells farther than sqrt(_MAX_D2) shower widths from a cluster get no share of it
 #: (exp(-25) ~ 1e-11: far below any fraction kept)
@@ -78,26 +71,31 @@ class ClusteringConfig(RangeChecked):
 
 
 @dataclass
-class CaloOutput:
-    """Calorimeter clusters of one event and their truth links.
+class CaloClusters:
+    """PF clusters of all planes of one event, their raw features and truth links.
 
     Attributes:
-        clusters: every name in ``COMMON_FEATURES + CLUSTER_FEATURES`` -> float64 array (C,);
-            ECAL clusters first, then HCAL, HF-EM, HF-HAD.
+        features: every name in ``COMMON_FEATURES + CLUSTER_FEATURES`` but ``e_corr`` and
+            ``e_corr_err`` -> float64 array (C,); ECAL clusters first, then HCAL, HF-EM, HF-HAD.
+        noise: the noise term of each cluster: the noise per hit (cell or depth cell) at its
+            seed times sqrt(number of hits), GeV, (C,).
+        endcap: whether the seed cell of each cluster is in an endcap, (C,).
         link_cluster: index into the clusters, (L,) int64.
         link_particle: ``CaloImpacts.particle`` of the linked particle, (L,) int64.
         link_energy: the particle's noise-free energy in the cluster after energy sharing,
             GeV, (L,) (positive).
     """
 
-    clusters: dict[str, np.ndarray]
+    features: dict[str, np.ndarray]
+    noise: np.ndarray
+    endcap: np.ndarray
     link_cluster: np.ndarray
     link_particle: np.ndarray
     link_energy: np.ndarray
 
     @property
     def n_clusters(self) -> int:
-        return len(self.clusters["type"])
+        return len(self.features["type"])
 
 
 @dataclass
@@ -482,24 +480,6 @@ def _shape_features(pc: PlaneClusters, readout: PlaneReadout, grid: CellGrid,
     return out
 
 
-def _resolution(energy: np.ndarray, stochastic: float, noise: np.ndarray, constant: float) -> np.ndarray:
-    """sigma_E = E (a/sqrt(E) (+) n/E (+) c), GeV."""
-    e = np.maximum(energy, 1e-6)
-    return np.sqrt(stochastic**2 * e + noise**2 + (constant * e) ** 2)
-
-
-def invert_response(raw: np.ndarray, energies: tuple[float, ...], response: tuple[float, ...]) -> np.ndarray:
-    """Energy E with E r(E) = raw, for a response r tabulated at ``energies`` (log-linear
-    interpolation, constant beyond the ends); solved by fixed-point iteration."""
-    log_e = np.log(np.asarray(energies, dtype=float))
-    r = np.asarray(response, dtype=float)
-    raw = np.asarray(raw, dtype=float)
-    energy = raw / r.mean()
-    for _ in range(10):
-        energy = raw / np.interp(np.log(np.maximum(energy, 1e-6)), log_e, r)
-    return energy
-
-
 # --------------------------------------------------------------------------------------------
 # Truth links
 # --------------------------------------------------------------------------------------------
@@ -555,61 +535,21 @@ def _links(pc: PlaneClusters, readout: PlaneReadout, n_cells: int) -> tuple[np.n
 
 
 # --------------------------------------------------------------------------------------------
-# Entry point
+# All planes of an event
 # --------------------------------------------------------------------------------------------
 
 
-def _empty_output() -> CaloOutput:
-    return CaloOutput(clusters={name: np.zeros(0) for name in COMMON_FEATURES + CLUSTER_FEATURES},
-                      link_cluster=np.zeros(0, np.int64), link_particle=np.zeros(0, np.int64),
-                      link_energy=np.zeros(0))
-
-
-def simulate_calorimeters(impacts: CaloImpacts, geometry: Geometry, ecal: EcalConfig, hcal: HcalConfig,
-                          hf: HfConfig, clustering: ClusteringConfig, rng: np.random.Generator) -> CaloOutput:
-    """Simulate the calorimeter response to ``impacts`` and build PF clusters.
+def cluster_hits(hits: CaloHits, clustering: ClusteringConfig) -> CaloClusters:
+    """PF clusters of the ECAL, HCAL, HF-EM and HF-HAD planes of one event.
 
     Args:
-        impacts: showers entering the calorimeters, (M,).
-        geometry, ecal, hcal, hf: the detector.
+        hits: the readout of all calorimeters.
         clustering: PF clustering parameters.
-        rng: the event's random stream (all draws come from it).
 
     Returns:
-        clusters (ECAL, HCAL, HF-EM, HF-HAD) with their features and truth links; an event
-        without impacts has no clusters (its electronic noise is not simulated).
+        the clusters of all planes with their raw features, noise terms and truth links
+        (links carrying less than ``clustering.min_link_energy`` dropped).
     """
-    if len(impacts) == 0:
-        return _empty_output()
-    hits = simulate_hits(impacts, geometry, ecal, hcal, hf, rng)
-    return _cluster_hits(hits, ecal, hcal, hf, clustering)
-
-
-def _calibrate(kind: int, energy: np.ndarray, noise: np.ndarray, endcap: np.ndarray, ecal: EcalConfig,
-               hcal: HcalConfig, hf: HfConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated energy and its expected resolution for clusters of one plane.
-
-    ECAL clusters are corrected to the photon energy with the tabulated EB/EE response, HF-EM
-    clusters for the EM signal seen by the short fibres; HCAL clusters to the hadron energy
-    with the tabulated response of hadrons showering in the HCAL; HF-HAD clusters (2 x short
-    fibres, the non-EM part of a shower) are divided by h/e.
-    """
-    if kind == ELEMENT_ECAL:
-        e_corr = np.where(endcap, invert_response(energy, ecal.response_energies, ecal.response_endcap),
-                          invert_response(energy, ecal.response_energies, ecal.response_barrel))
-        return e_corr, _resolution(e_corr, ecal.stochastic, noise, ecal.constant)
-    if kind == ELEMENT_HCAL:
-        e_corr = invert_response(energy, hcal.response_energies, hcal.response)
-        return e_corr, _resolution(e_corr, hcal.resolution_stochastic, noise, hcal.resolution_constant)
-    if kind == ELEMENT_HFEM:
-        e_corr = energy / (1.0 - 2.0 * hf.short_fraction_em)
-        return e_corr, _resolution(e_corr, hf.em_stochastic, noise, hf.em_constant)
-    e_corr = energy / hf.hadron_response
-    return e_corr, _resolution(e_corr, hf.resolution_stochastic, noise, hf.resolution_constant)
-
-
-def _cluster_hits(hits: CaloHits, ecal: EcalConfig, hcal: HcalConfig, hf: HfConfig,
-                  clustering: ClusteringConfig) -> CaloOutput:
     cells = hits.cells
     ecal_seed = np.where(cells.ecal.endcap, clustering.ecal_seed_endcap, clustering.ecal_seed_barrel)
     hf_noise = cells.hf.noise
@@ -634,8 +574,6 @@ def _cluster_hits(hits: CaloHits, ecal: EcalConfig, hcal: HcalConfig, hf: HfConf
         link_parts.append((clu + offset, par, e))
         per_plane.append((kind, pc.n_clusters, noise[pc.seed], grid.endcap[pc.seed]))
         offset += pc.n_clusters
-    if offset == 0:
-        return _empty_output()
 
     feats = {name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}
     kinds = np.concatenate([np.full(n, kind) for kind, n, *_ in per_plane])
@@ -646,13 +584,6 @@ def _cluster_hits(hits: CaloHits, ecal: EcalConfig, hcal: HcalConfig, hf: HfConf
     # the noise term of a cluster: the noise per hit (cell or depth cell) times sqrt(number of hits)
     noise = np.concatenate([p[2] for p in per_plane]) * np.sqrt(np.maximum(feats["n_cells"], 1.0))
     endcap = np.concatenate([p[3] for p in per_plane])
-    e_corr = np.empty(offset)
-    e_err = np.empty(offset)
-    for kind, *_ in per_plane:
-        sel = kinds == kind
-        e_corr[sel], e_err[sel] = _calibrate(kind, feats["energy"][sel], noise[sel], endcap[sel], ecal, hcal, hf)
-    feats["e_corr"], feats["e_corr_err"] = e_corr, e_err
-    clusters = {name: np.asarray(feats[name], dtype=np.float64) for name in COMMON_FEATURES + CLUSTER_FEATURES}
 
     link_cluster = np.concatenate([p[0] for p in link_parts])
     link_particle = np.concatenate([p[1] for p in link_parts])
@@ -665,6 +596,7 @@ def _cluster_hits(hits: CaloHits, ecal: EcalConfig, hcal: HcalConfig, hf: HfConf
         link_energy = np.bincount(inverse, weights=link_energy, minlength=len(keys))
         link_cluster, link_particle = keys // base, keys % base + low
     keep = (link_energy > 0) & (link_energy >= clustering.min_link_energy)
-    return CaloOutput(clusters=clusters, link_cluster=link_cluster[keep].astype(np.int64),
-                      link_particle=link_particle[keep].astype(np.int64),
-                      link_energy=link_energy[keep].astype(np.float64))
+    return CaloClusters(features=feats, noise=noise, endcap=endcap,
+                        link_cluster=link_cluster[keep].astype(np.int64),
+                        link_particle=link_particle[keep].astype(np.int64),
+                        link_energy=link_energy[keep].astype(np.float64))

@@ -3,7 +3,7 @@ deposits in ECAL, HCAL and HF (EM showers, hadron showers, MIPs), and the numba 
 spread a deposit's lateral profile over calorimeter cells.
 
 Everything here takes arrays and returns arrays; the detector numbers come from the configs in
-:mod:`colliderflow.simulate.calorimeter`. Units: GeV, cm, ns; shower depths in radiation
+:mod:`colliderflow.simulate.calo_config`. Units: GeV, cm, ns; shower depths in radiation
 lengths (X0) or nuclear interaction lengths (lambda_I) as named.
 
 References: PDG Review "Passage of particles through matter" (longitudinal EM profile
@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 from scipy.special import gammainc, gammaincc
 
+from colliderflow.simulate.calo_config import EcalConfig, HcalConfig, HfConfig
+from colliderflow.simulate.cells import CaloCells
 from colliderflow.simulate.elements import N_DEPTH_LAYERS
 from colliderflow.simulate.helix import C_LIGHT
 from colliderflow.simulate.impacts import CaloImpacts
-
-if TYPE_CHECKING:
-    from colliderflow.simulate.calorimeter import CaloCells, EcalConfig, HcalConfig, HfConfig
 
 __all__ = [
     "em_leakage_fraction", "hadron_em_fraction", "gamma_segment_fractions", "sample_moyal",
