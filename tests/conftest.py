@@ -73,3 +73,63 @@ def element_predictor(monkeypatch):
 
     monkeypatch.setattr(infer, "Predictor", ElementPredictor)
     return ElementPredictor
+
+
+def _pythia_to_hepmc(event, weight: float, number: int):
+    """A Pythia 8 event record as a HepMC3 event, built as Pythia8ToHepMC3 builds it: HepMC status
+    codes, one vertex per set of mothers placed at the first non-zero production point, particles
+    in topological order (add_tree)."""
+    import pyhepmc
+
+    ev = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)
+    ev.event_number = number
+    parts = [None]
+    for i in range(1, event.size()):
+        p = event[i]
+        gp = pyhepmc.GenParticle((p.px(), p.py(), p.pz(), p.e()), p.id(), p.statusHepMC())
+        gp.generated_mass = p.m()
+        parts.append(gp)
+    vertices = []  # particles refer to their vertices weakly: keep them alive until add_tree
+    for i in range(1, event.size()):
+        p = event[i]
+        mothers = p.motherList()
+        if not mothers:
+            continue
+        v = parts[mothers[0]].end_vertex
+        if v is None:
+            v = pyhepmc.GenVertex()
+            vertices.append(v)
+            for m in mothers:
+                v.add_particle_in(parts[m])
+        pos = (p.xProd(), p.yProd(), p.zProd(), p.tProd())
+        if any(pos) and not any((v.position.x, v.position.y, v.position.z, v.position.t)):
+            v.position = pyhepmc.FourVector(*pos)
+        v.add_particle_out(parts[i])
+    ev.add_tree([parts[1], parts[2]])
+    ev.weights = [weight]
+    return ev
+
+
+@pytest.fixture(scope="session")
+def pythia_hepmc(tmp_path_factory):
+    """``make(process, seed, events)``: a HepMC3 file of Pythia events 0..events-1 of (process, seed),
+    as ``PythiaGenerator(process, seed=seed)`` makes them; each file is written once per session."""
+    pyhepmc = pytest.importorskip("pyhepmc")
+    from colliderflow.generate.pythia import PythiaGenerator
+
+    root = tmp_path_factory.mktemp("hepmc")
+    made = {}
+
+    def make(process: str, seed: int, events: int):
+        key = (process, seed, events)
+        if key not in made:
+            gen = PythiaGenerator(process, seed=seed)
+            path = root / f"{process}_{seed}_{events}.hepmc3"
+            with pyhepmc.open(path, "w") as f:
+                for i in range(events):
+                    hard = gen.generate(i)
+                    f.write(_pythia_to_hepmc(gen._pythia.event, hard.weight, i))
+            made[key] = path
+        return made[key]
+
+    return make

@@ -2,6 +2,7 @@
 
     colliderflow pileup-pool      generate the minimum-bias library used for pileup overlay
     colliderflow dataset          generate -> simulate -> target, written as Parquet chunks
+    colliderflow generate         generator-level nano (GenJet, GenPart, GenMET, Pileup) for FlashSim, no detector
     colliderflow inspect          validate a dataset and print a summary
     colliderflow validate-target  the MLPF paper's Figure-1 checks of the target against truth
     colliderflow cards            list the shipped detector cards or print one
@@ -74,6 +75,40 @@ def _add_dataset(sub) -> None:
     g.add_argument("--gun-n", type=int, default=1, help="particles per event (default: 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_dataset)
+
+
+def _add_generate(sub) -> None:
+    from colliderflow.generate.processes import PROCESSES
+
+    p = sub.add_parser(
+        "generate", help="generator-level nano for FlashSim, from Pythia or a HepMC file (no detector simulation)",
+        description="Write the generator collections of 'colliderflow nano' (GenJet, GenPart, GenMET, Pileup, run, "
+                    "event, genWeight) straight from the generator, without pileup overlay, detector simulation or "
+                    "targets: the input of 'colliderflow flashsim sample'. Pythia events are those of 'colliderflow "
+                    "dataset' with the same process, seed, energy and pileup range (same collections, same "
+                    "Pileup_nPU; no pool is needed: the count is drawn, nothing is overlaid). --hepmc reads "
+                    "HepMC3/HepMC2 events of another generator (needs pyhepmc: pip install 'colliderflow[hepmc]').",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--process", choices=sorted(k for k in PROCESSES if k != "minbias"),
+                     help="Pythia 8 process")
+    src.add_argument("--hepmc", type=Path, metavar="FILE",
+                     help="HepMC3 or HepMC2 ASCII file (.gz/.bz2/.xz/.zst allowed); event = position in the file")
+    p.add_argument("--out", required=True, type=Path, help="output file, .root or .parquet")
+    p.add_argument("--events", type=int,
+                   help="number of events (default: 100 with --process; all of the file with --hepmc)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="run seed: event i depends only on (seed, i); 'run' of every event (default: 0)")
+    p.add_argument("--sqrt-s", type=float,
+                   help="centre-of-mass energy in TeV, --process only (default: 14; a HepMC file has its own)")
+    p.add_argument("--pileup",
+                   help="pileup interactions N or LOW-HIGH, uniform, for Pileup_nPU (default: 55-75, the range of "
+                        "the shipped FlashSim model, with --process; 0 with --hepmc)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes, --process only; output identical for any value (default: 1)")
+    p.add_argument("--chunk-size", type=int, default=250, help="events per batch written (default: 250)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_generate)
 
 
 def _add_inspect(sub) -> None:
@@ -312,12 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="colliderflow",
         description="Machine-learned event reconstruction and simulation for hadron colliders. "
                     "Pipeline: pileup-pool -> dataset -> reconstruct -> evaluate (inspect and validate-target check datasets); "
-                    "dataset + PF -> nano -> flashsim train/sample/validate.",
+                    "dataset + PF -> nano -> flashsim train/sample/validate; generate -> flashsim sample (no detector).",
     )
     parser.add_argument("--version", action="version", version=f"colliderflow {colliderflow.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_pool(sub)
     _add_dataset(sub)
+    _add_generate(sub)
     _add_inspect(sub)
     _add_validate_target(sub)
     _add_cards(sub)
@@ -361,6 +397,34 @@ def _cmd_dataset(args) -> int:
     summary = build_dataset(config, args.out, jobs=args.jobs, chunk_range=chunk_range, progress=not args.quiet)
     print(f"{args.out}: built {summary['chunks_built']} chunk(s), reused {summary['chunks_skipped']}, "
           f"{summary['events_built']} events in {summary['wall_seconds']:.1f} s")
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    from colliderflow.generate.pileup import PileupRange
+
+    if args.hepmc is not None:
+        from colliderflow.nano.nanogen import hepmc_nano
+
+        for flag, value in (("--jobs", args.jobs != 1), ("--sqrt-s", args.sqrt_s is not None)):
+            if value:
+                raise ValueError(f"{flag} applies to --process only; a HepMC file is read in one process, at its own energy")
+        try:
+            r = hepmc_nano(args.hepmc, args.out, seed=args.seed, pileup=PileupRange.parse(args.pileup or "0"),
+                           events=args.events, chunk_size=args.chunk_size, progress=not args.quiet)
+        except ImportError as err:
+            raise ValueError(str(err)) from None
+    else:
+        from colliderflow.generate.source import GenerationConfig
+        from colliderflow.nano.nanogen import NanoGenConfig, generate_nano
+
+        generation = GenerationConfig(process=args.process, sqrt_s=14.0 if args.sqrt_s is None else args.sqrt_s,
+                                      seed=args.seed, pileup=PileupRange.parse(args.pileup or "55-75"))
+        config = NanoGenConfig(generation=generation, events=100 if args.events is None else args.events,
+                               chunk_size=args.chunk_size)
+        r = generate_nano(config, args.out, jobs=args.jobs, progress=not args.quiet)
+    print(f"{r['output']}: {r['events']} generator events in {r['seconds']:.1f} s "
+          f"({r['events_per_second']:.1f} events/s)")
     return 0
 
 
@@ -458,7 +522,7 @@ def _cmd_export(args) -> int:
     import torch
 
     from colliderflow.mlpf.export import OnnxMLPF, export_onnx
-    from colliderflow.mlpf.train import load_model
+    from colliderflow.mlpf.files import load_model
 
     model = load_model(args.model)
     export_onnx(model, args.out)
@@ -575,6 +639,10 @@ def _cmd_flashsim_pulls(args) -> int:
     return 0
 
 
+#: commands whose interrupted runs keep their completed chunks or checkpoints and resume
+_RESUMABLE = ("dataset", "reconstruct", "train")
+
+
 def main(argv: list[str] | None = None) -> int:
     from colliderflow.utils.errors import one_line
 
@@ -586,8 +654,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"colliderflow {cmd}: error: {one_line(err, limit=1000)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"colliderflow {args.command}: interrupted; completed chunks are kept, re-run to resume",
-              file=sys.stderr)
+        kept = ("completed chunks are kept, re-run to resume" if args.command in _RESUMABLE
+                else "nothing was written")
+        print(f"colliderflow {args.command}: interrupted; {kept}", file=sys.stderr)
         return 130
 
 

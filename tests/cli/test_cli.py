@@ -4,7 +4,7 @@ import pytest
 
 from colliderflow.cli import build_parser, main
 
-COMMANDS = ["pileup-pool", "dataset", "inspect", "validate-target", "cards", "pf-calibrate", "reconstruct",
+COMMANDS = ["pileup-pool", "dataset", "generate", "inspect", "validate-target", "cards", "pf-calibrate", "reconstruct",
             "derive-jec", "evaluate"]
 
 

@@ -55,6 +55,25 @@ def test_event_source_pileup(pool_path):
     assert np.array_equal(ev.particles.vz, again.particles.vz)
 
 
-def test_pileup_needs_pool():
-    with pytest.raises(ValueError, match="no pileup pool given"):
-        GenerationConfig("ttbar", pileup=PileupRange(10, 10))
+def test_pileup_needs_pool_to_overlay():
+    from colliderflow.dataset.build import DatasetConfig
+
+    cfg = GenerationConfig("ttbar", pileup=PileupRange(10, 10))
+    for make in (lambda: EventSource(cfg), lambda: DatasetConfig(cfg)):
+        with pytest.raises(ValueError, match="no pileup pool given"):
+            make()
+
+
+def test_source_without_overlay_draws_the_same_count(pool_path):
+    """Generator-level samples: the same hard scatter, vertex and pileup count, no pileup particles."""
+    cfg = GenerationConfig("zmumu", seed=4, pileup=PileupRange(5, 60), pileup_pool=str(pool_path))
+    counts = set()
+    for i in range(3):
+        full = EventSource(cfg).generate(i)
+        bare = EventSource(GenerationConfig("zmumu", seed=4, pileup=PileupRange(5, 60)), overlay=False).generate(i)
+        assert bare.info == full.info
+        counts.add(bare.info.n_pu)
+        assert np.all(bare.particles.interaction == 0)
+        for k, v in full.hard.to_dict().items():
+            assert np.array_equal(v, getattr(bare.particles, k)), k
+    assert len(counts) == 3

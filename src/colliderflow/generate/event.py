@@ -8,7 +8,7 @@ import numpy as np
 
 from colliderflow.generate.particles import GenParticles
 
-__all__ = ["GenEvent", "EventInfo", "HADRON_FIELDS", "TAU_FIELDS", "PARTON_FIELDS", "empty_record"]
+__all__ = ["GenEvent", "EventInfo", "HardScatter", "HADRON_FIELDS", "TAU_FIELDS", "PARTON_FIELDS", "empty_record"]
 
 #: weakly decaying b and c hadrons (for ghost-association jet flavour); ``flavour`` is 5 or 4
 HADRON_FIELDS = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
@@ -24,6 +24,28 @@ PARTON_FIELDS = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.f
 
 def empty_record(fields: dict[str, type]) -> dict[str, np.ndarray]:
     return {name: np.zeros(0, dtype=dt) for name, dt in fields.items()}
+
+
+class HardScatter:
+    """One hard-scatter event as a generator gives it (Pythia, a particle gun, a HepMC file), before
+    it is placed at a beam-spot vertex and pileup is added (``colliderflow.generate.source``).
+
+    Attributes:
+        particles: final-state particles, vertices relative to the interaction point.
+        hadrons, taus, partons: the generator records of :class:`GenEvent` (empty by default).
+        weight: the generator weight.
+    """
+
+    __slots__ = ("particles", "hadrons", "taus", "partons", "weight")
+
+    def __init__(self, particles: GenParticles, hadrons: dict[str, np.ndarray] | None = None,
+                 taus: dict[str, np.ndarray] | None = None, partons: dict[str, np.ndarray] | None = None,
+                 weight: float = 1.0) -> None:
+        self.particles = particles
+        self.hadrons = empty_record(HADRON_FIELDS) if hadrons is None else hadrons
+        self.taus = empty_record(TAU_FIELDS) if taus is None else taus
+        self.partons = empty_record(PARTON_FIELDS) if partons is None else partons
+        self.weight = weight
 
 
 @dataclass
@@ -48,7 +70,8 @@ class GenEvent:
 
     Attributes:
         particles: final-state particles of the hard scatter (interaction 0) and of every
-            pileup interaction, vertices in the lab frame.
+            overlaid pileup interaction (none in a generator-only sample, whose ``info.n_pu``
+            still gives the pileup count), vertices in the lab frame.
         hadrons: weakly decaying b/c hadrons of the hard scatter, ``HADRON_FIELDS``, each (H,).
         taus: hadronic taus of the hard scatter, ``TAU_FIELDS``, each (U,).
         partons: outgoing hard-process partons, ``PARTON_FIELDS``, each (P,).

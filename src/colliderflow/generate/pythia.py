@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS
+from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS, HardScatter
 from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU, GenParticles
 from colliderflow.generate.processes import common_settings, process_settings
 from colliderflow.utils.quiet import silence_stdout
 from colliderflow.utils.rng import pythia_seed
 
-__all__ = ["PythiaGenerator", "HardScatter", "hadron_flavour"]
+__all__ = ["PythiaGenerator", "hadron_flavour", "tau_row", "HARD_PARTON_STATUS"]
 
 _MM_TO_CM = 0.1
 _MM_PER_NS = 299.792458
 _MAX_TRIES = 20
+#: status of the outgoing particles of the hard process (and of resonance decays) in Pythia 8
+HARD_PARTON_STATUS = 23
 
 
 def hadron_flavour(pid: int) -> int:
@@ -34,19 +36,6 @@ def hadron_flavour(pid: int) -> int:
         quarks = digits[1:]
     heaviest = max(quarks)
     return heaviest if heaviest in (4, 5) else 0
-
-
-class HardScatter:
-    """The output of one Pythia event: final-state particles and generator records."""
-
-    __slots__ = ("particles", "hadrons", "taus", "partons", "weight")
-
-    def __init__(self, particles, hadrons, taus, partons, weight):
-        self.particles: GenParticles = particles
-        self.hadrons: dict[str, np.ndarray] = hadrons
-        self.taus: dict[str, np.ndarray] = taus
-        self.partons: dict[str, np.ndarray] = partons
-        self.weight: float = weight
 
 
 class PythiaGenerator:
@@ -119,7 +108,7 @@ def _convert(event, weight: float) -> HardScatter:
         if abs(pid) == 15 and p.daughter1() > 0 and event[p.daughter1()].idAbs() != 15:
             tau_of[i] = len(tau_entries)
             tau_entries.append(i)
-        if abs(status) == 23 and (abs(pid) <= 5 or pid == 21):
+        if abs(status) == HARD_PARTON_STATUS and (abs(pid) <= 5 or pid == 21):
             parton_rows.append((pid, p.px(), p.py(), p.pz(), p.e()))
         if p.isFinal():
             final_rows.append((pid, round(p.charge()), p.px(), p.py(), p.pz(), p.e(), p.m(),
@@ -150,28 +139,35 @@ def _record(rows: list[tuple], fields: dict[str, type]) -> dict[str, np.ndarray]
     return {name: np.asarray(col, dtype=dt) for (name, dt), col in zip(fields.items(), cols)}
 
 
+def tau_row(charge: int, daughters) -> tuple:
+    """One ``TAU_FIELDS`` row from a tau's charge and its direct daughters, each
+    ``(abs pid, px, py, pz, e, is_charged, is_hadron)`` in record order: visible four-momentum
+    (neutrinos removed) and decay mode (-1 for leptonic decays)."""
+    vis = np.zeros(4)
+    n_charged = n_pi0 = 0
+    leptonic = False
+    for a, px, py, pz, e, charged, hadron in daughters:
+        if a in (12, 14, 16):
+            continue
+        if a in (11, 13):
+            leptonic = True
+        vis += (px, py, pz, e)
+        if a == 111:
+            n_pi0 += 1
+        elif charged:
+            n_charged += 1
+        elif hadron and a != 22:
+            # neutral kaons and other neutral hadrons count with the pi0s
+            n_pi0 += 1
+    mode = -1 if leptonic else 5 * max(n_charged - 1, 0) + min(n_pi0, 4)
+    return (*vis, charge, mode)
+
+
 def _taus(event, entries: list[int]) -> dict[str, np.ndarray]:
     """Visible four-momentum and decay mode of each tau (leptonic taus get decay_mode -1)."""
     rows = []
     for i in entries:
-        vis = np.zeros(4)
-        n_charged = n_pi0 = 0
-        leptonic = False
-        for d in event[i].daughterList():
-            dp = event[d]
-            a = dp.idAbs()
-            if a in (12, 14, 16):
-                continue
-            if a in (11, 13):
-                leptonic = True
-            vis += (dp.px(), dp.py(), dp.pz(), dp.e())
-            if a == 111:
-                n_pi0 += 1
-            elif dp.isCharged():
-                n_charged += 1
-            elif dp.isHadron() and a != 22:
-                # neutral kaons and other neutral hadrons count with the pi0s
-                n_pi0 += 1
-        mode = -1 if leptonic else 5 * max(n_charged - 1, 0) + min(n_pi0, 4)
-        rows.append((*vis, round(event[i].charge()), mode))
+        daughters = ((dp.idAbs(), dp.px(), dp.py(), dp.pz(), dp.e(), dp.isCharged(), dp.isHadron())
+                     for dp in (event[d] for d in event[i].daughterList()))
+        rows.append(tau_row(round(event[i].charge()), daughters))
     return _record(rows, TAU_FIELDS)

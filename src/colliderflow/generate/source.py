@@ -1,7 +1,10 @@
 """Event sources: hard scatter (Pythia or particle gun) plus pileup, one event per index.
 
 An event depends only on (seed, index): ``EventSource(config).generate(i)`` gives the same
-event in any process and in any order.
+event in any process and in any order. The stream ``pileup`` of (seed, index) draws, in this
+order, the primary vertex, the pileup count and the overlaid pool events (:func:`place_event`),
+so a source without overlay (``overlay=False``: generator-level samples) gives the same hard
+scatter, vertex and pileup count as one with it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from colliderflow.generate.event import EventInfo, GenEvent
+from colliderflow.generate.event import EventInfo, GenEvent, HardScatter
 from colliderflow.generate.guns import GunConfig, shoot
 from colliderflow.generate.particles import GenParticles
 from colliderflow.generate.pileup import BeamSpot, PileupPool, PileupRange, write_pool
@@ -23,7 +26,7 @@ from colliderflow.generate.pythia import PythiaGenerator
 from colliderflow.utils.config import RangeChecked, non_negative, positive
 from colliderflow.utils.rng import event_rng
 
-__all__ = ["GenerationConfig", "EventSource", "generate_pool"]
+__all__ = ["GenerationConfig", "EventSource", "place_event", "generate_pool"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,8 @@ class GenerationConfig(RangeChecked):
         sqrt_s: centre-of-mass energy in TeV.
         seed: run seed; event i depends only on (seed, i).
         pileup: number of pileup interactions per event (uniform range).
-        pileup_pool: path of the minimum-bias pool file (required when pileup > 0).
+        pileup_pool: path of the minimum-bias pool file (required to overlay pileup > 0:
+            :meth:`check_overlay`).
         gun: particle gun settings (only with process ``gun``).
         beam_spot: luminous region.
     """
@@ -57,6 +61,9 @@ class GenerationConfig(RangeChecked):
             process_settings(self.process)  # validates the name
             if self.gun is not None:
                 raise ValueError("gun settings given for a Pythia process; use process 'gun'")
+
+    def check_overlay(self) -> None:
+        """Raise ``ValueError`` if pileup is requested but there is no pool to overlay it from."""
         if self.pileup.high > 0 and not self.pileup_pool:
             raise ValueError(
                 f"pileup {self.pileup} requested but no pileup pool given; create one with "
@@ -64,46 +71,62 @@ class GenerationConfig(RangeChecked):
             )
 
 
-class EventSource:
-    """Generates ``GenEvent`` objects by index (Pythia is initialised lazily, once)."""
+def place_event(hard: HardScatter, info: EventInfo, pileup: PileupRange, beam_spot: BeamSpot,
+                pool: PileupPool | None = None) -> GenEvent:
+    """Put a hard scatter at a beam-spot vertex and add pileup, drawn from the stream ``pileup`` of
+    (``info.seed``, ``info.index``): the vertex, then the count, then (with a pool) the overlaid events.
 
-    def __init__(self, config: GenerationConfig) -> None:
+    ``info`` gives the event's identity (process, index, seed, sqrt_s); its weight, pileup count
+    and vertex are filled here. Without a pool the count is drawn all the same and no particle is
+    added. The hard scatter's vertices are shifted in place.
+    """
+    rng = event_rng(info.seed, info.index, "pileup")
+    pv = beam_spot.sample(1, rng)[0]
+    particles = hard.particles
+    particles.vx += pv[0]
+    particles.vy += pv[1]
+    particles.vz += pv[2]
+    particles.t += pv[3]
+    n_pu = pileup.sample(rng)
+    if n_pu and pool is not None:
+        particles = GenParticles.concatenate([particles, pool.overlay(n_pu, rng, beam_spot)])
+    info.weight, info.n_pu = hard.weight, n_pu
+    info.pv_x, info.pv_y, info.pv_z, info.pv_t = (float(v) for v in pv)
+    return GenEvent(particles=particles, info=info, hadrons=hard.hadrons, taus=hard.taus, partons=hard.partons)
+
+
+class EventSource:
+    """Generates ``GenEvent`` objects by index (Pythia is initialised lazily, once).
+
+    Args:
+        config: what to generate.
+        overlay: overlay the pileup interactions from ``config.pileup_pool``. Without overlay
+            (generator-level samples) the pileup count ``info.n_pu`` is drawn as with it, the same
+            for the same (seed, index), and no pool is needed.
+    """
+
+    def __init__(self, config: GenerationConfig, overlay: bool = True) -> None:
         self.config = config
+        self.overlay = overlay
         self._pythia: PythiaGenerator | None = None
         self._pool: PileupPool | None = None
-        if config.pileup.high > 0:
-            self._pool = PileupPool(config.pileup_pool)
+        if overlay:
+            config.check_overlay()
+            if config.pileup.high > 0:
+                self._pool = PileupPool(config.pileup_pool)
 
-    def _hard(self, index: int):
+    def _hard(self, index: int) -> HardScatter:
         cfg = self.config
         if cfg.process == GUN_PROCESS:
-            return shoot(cfg.gun, event_rng(cfg.seed, index, "gun")), None
+            return HardScatter(shoot(cfg.gun, event_rng(cfg.seed, index, "gun")))
         if self._pythia is None:
             self._pythia = PythiaGenerator(cfg.process, cfg.sqrt_s, cfg.seed)
-        return None, self._pythia.generate(index)
+        return self._pythia.generate(index)
 
     def generate(self, index: int) -> GenEvent:
         cfg = self.config
-        particles, hard = self._hard(index)
-        if hard is not None:
-            particles = hard.particles
-        rng = event_rng(cfg.seed, index, "pileup")
-        pv = cfg.beam_spot.sample(1, rng)[0]
-        particles.vx += pv[0]
-        particles.vy += pv[1]
-        particles.vz += pv[2]
-        particles.t += pv[3]
-        n_pu = cfg.pileup.sample(rng)
-        if n_pu:
-            particles = GenParticles.concatenate([particles, self._pool.overlay(n_pu, rng, cfg.beam_spot)])
-        info = EventInfo(
-            process=cfg.process, index=index, seed=cfg.seed, sqrt_s=cfg.sqrt_s,
-            weight=hard.weight if hard is not None else 1.0, n_pu=n_pu,
-            pv_x=float(pv[0]), pv_y=float(pv[1]), pv_z=float(pv[2]), pv_t=float(pv[3]),
-        )
-        if hard is None:
-            return GenEvent(particles=particles, info=info)
-        return GenEvent(particles=particles, info=info, hadrons=hard.hadrons, taus=hard.taus, partons=hard.partons)
+        info = EventInfo(process=cfg.process, index=index, seed=cfg.seed, sqrt_s=cfg.sqrt_s)
+        return place_event(self._hard(index), info, cfg.pileup, cfg.beam_spot, self._pool)
 
 
 _GENERATORS: dict[tuple[int, float], PythiaGenerator] = {}
