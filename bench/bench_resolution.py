@@ -69,10 +69,12 @@ def _source(particle: str, pt: float, eta: tuple[float, float], per_event: int, 
 
 
 def _robust_width(x: np.ndarray) -> float:
+    from colliderflow.physics.resolution import IQR_TO_SIGMA
+
     if len(x) < 10:
         return float("nan")
     q25, q75 = np.percentile(x, [25, 75])
-    return float((q75 - q25) / 1.349)
+    return float((q75 - q25) / IQR_TO_SIGMA)
 
 
 def _core(r: np.ndarray) -> dict:

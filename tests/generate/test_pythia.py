@@ -43,7 +43,7 @@ def test_ztautau_hadronic_only():
         assert len(ev.taus["px"]) == 2
         assert (ev.taus["decay_mode"] >= 0).all()  # no direct e/mu daughters: hadronic decays only
         assert (ev.taus["energy"] > 0).all()
-        from_tau = ev.particles.select((ev.particles.flags & FLAG_FROM_TAU) > 0)
+        from_tau = ev.particles.take((ev.particles.flags & FLAG_FROM_TAU) > 0)
         # every hadronic tau yields a tau neutrino and at least one charged hadron
         assert (np.abs(from_tau.pid) == 16).sum() == 2
         assert (from_tau.charge != 0).sum() >= 2

@@ -113,7 +113,7 @@ def generator_record(event: GenEvent) -> dict[str, Any]:
     ``gen_taus``, ``gen_partons`` and ``event`` (without the detector's ``n_tracks`` and
     ``n_elements``). Generator-level samples (``colliderflow generate``) are built from it alone."""
     p = event.particles
-    t = p.select(truth_mask(p))
+    t = p.take(truth_mask(p))
     nu = (p.interaction == 0) & np.isin(np.abs(p.pid), (12, 14, 16))
     truth = {"pid": t.pid, "charge": t.charge, "pt": t.pt, "eta": t.eta, "phi": t.phi, "energy": t.energy,
              "mass": t.mass, "vx": t.vx, "vy": t.vy, "vz": t.vz, "flags": t.flags, "tau_index": t.tau_index}

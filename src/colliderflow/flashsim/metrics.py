@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata, wasserstein_distance
 
+from colliderflow.physics.resolution import IQR_TO_SIGMA
+
 __all__ = [
     "wasserstein",
     "wasserstein_table",
@@ -37,7 +39,6 @@ __all__ = [
     "plot_correlations",
 ]
 
-_IQR_TO_SIGMA = 1.349  # IQR of a unit Gaussian
 _CLIP = 10.0  # classifier inputs are clipped at +-_CLIP robust sigmas after standardisation
 _MIN_EVENTS = 20  # per sample, after dropping non-finite rows, for the classifier test
 _VAL_FRACTION = 0.2  # of the training split, for early stopping
@@ -355,7 +356,7 @@ def _robust_standardise(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre (median) and width (IQR / 1.349, else std, else 1) per feature, from (N, D)."""
     med = np.median(x_train, axis=0)
     q25, q75 = np.percentile(x_train, [25, 75], axis=0)
-    width = (q75 - q25) / _IQR_TO_SIGMA
+    width = (q75 - q25) / IQR_TO_SIGMA
     std = np.std(x_train, axis=0)
     width = np.where(width > 0, width, np.where(std > 0, std, 1.0))
     return med, width

@@ -34,6 +34,7 @@ from colliderflow.flashsim.metrics import (classifier_two_sample_test, correlati
 from colliderflow.flashsim.stats import fold_histogram
 from colliderflow.nano.io import nano_oversample, read_nano, read_nano_header
 from colliderflow.nano.schema import GEN_INPUTS, RECO_CONTENT
+from colliderflow.physics.resolution import IQR_TO_SIGMA
 from colliderflow.plotting import LABEL, log_pt_axis, save, use_cms_style
 from colliderflow.utils.atomic import atomic_dir, atomic_write_text
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
@@ -269,7 +270,7 @@ def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> d
         r = rpt[matched] / pt[matched]
         b = np.digitize(pt[matched], edges) - 1
         med = np.array([np.median(r[b == i]) if (b == i).sum() >= 10 else np.nan for i in range(len(centres))])
-        iqr = np.array([np.subtract(*np.quantile(r[b == i], [0.75, 0.25])) / 1.349 if (b == i).sum() >= 10 else np.nan
+        iqr = np.array([np.subtract(*np.quantile(r[b == i], [0.75, 0.25])) / IQR_TO_SIGMA if (b == i).sum() >= 10 else np.nan
                         for i in range(len(centres))])
         res[label] = {"efficiency": np.nan_to_num(eff, nan=-1).tolist(), "median_response": np.nan_to_num(med, nan=-1).tolist(),
                       "resolution_iqr": np.nan_to_num(iqr, nan=-1).tolist()}

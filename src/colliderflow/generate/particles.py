@@ -6,9 +6,11 @@ Every array has shape ``(N,)`` for the ``N`` final-state particles of the event
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
+
+from colliderflow.utils.columns import Columns
 
 __all__ = ["GenParticles", "FLAG_FROM_B", "FLAG_FROM_C", "FLAG_FROM_TAU", "HARD_SCATTER"]
 
@@ -40,7 +42,7 @@ _DTYPES = {
 
 
 @dataclass
-class GenParticles:
+class GenParticles(Columns):
     """Final-state generator particles of one event.
 
     Attributes:
@@ -69,32 +71,14 @@ class GenParticles:
     flags: np.ndarray
     tau_index: np.ndarray
 
-    def __post_init__(self) -> None:
-        n = len(self.pid)
-        for f in fields(self):
-            # always a copy: callers may pass one array for several fields, and fields are
-            # later modified in place (e.g. the beam-spot shift of vertices)
-            arr = np.array(getattr(self, f.name), dtype=_DTYPES[f.name])
-            if arr.shape != (n,):
-                raise ValueError(f"GenParticles.{f.name}: expected shape ({n},), got {arr.shape}")
-            setattr(self, f.name, arr)
-
-    def __len__(self) -> int:
-        return len(self.pid)
-
-    @classmethod
-    def empty(cls) -> "GenParticles":
-        return cls(**{name: np.zeros(0, dtype=dt) for name, dt in _DTYPES.items()})
-
-    @classmethod
-    def concatenate(cls, parts: list["GenParticles"]) -> "GenParticles":
-        if not parts:
-            return cls.empty()
-        return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in _DTYPES})
+    # always a copy: callers may pass one array for several fields, and fields are later
+    # modified in place (e.g. the beam-spot shift of vertices)
+    _copy = True
+    _dtypes = _DTYPES
 
     def select(self, mask: np.ndarray) -> "GenParticles":
-        """Return the subset selected by a boolean mask or index array."""
-        return GenParticles(**{name: getattr(self, name)[mask] for name in _DTYPES})
+        """Alias of :meth:`take`, kept for ``generate/event.py``."""
+        return self.take(mask)
 
     def to_dict(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in _DTYPES}

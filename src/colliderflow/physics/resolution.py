@@ -14,9 +14,11 @@ import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 from scipy.optimize import curve_fit
 
-__all__ = ["ResponseSummary", "summarise_response", "binned_response", "JetCorrections", "derive_jec"]
+__all__ = ["IQR_TO_SIGMA", "ResponseSummary", "summarise_response", "binned_response", "JetCorrections",
+           "derive_jec"]
 
-_IQR_TO_SIGMA = 1.349
+#: interquartile range of a unit Gaussian, 2 * 0.6745: sigma = IQR / IQR_TO_SIGMA
+IQR_TO_SIGMA = 1.349
 
 
 @dataclass
@@ -41,7 +43,7 @@ def _gauss(x, a, mu, sigma):
 
 def _iqr_resolution(r: np.ndarray) -> float:
     q25, q50, q75 = np.percentile(r, [25, 50, 75])
-    return float((q75 - q25) / (_IQR_TO_SIGMA * q50)) if q50 > 0 else float("nan")
+    return float((q75 - q25) / (IQR_TO_SIGMA * q50)) if q50 > 0 else float("nan")
 
 
 def summarise_response(r: np.ndarray, rng: np.random.Generator | None = None, n_boot: int = 100) -> ResponseSummary:

@@ -16,7 +16,7 @@ The detector numbers come from :mod:`colliderflow.simulate.calo_config`. Units: 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -109,23 +109,19 @@ def simulate_hits(impacts: CaloImpacts, geometry: Geometry, ecal: EcalConfig, hc
     calo = impacts.surface == SURFACE_CALO
     hf_face = impacts.surface == SURFACE_HF
     parts = [
-        em_showers(_subset(impacts, calo & (impacts.kind == KIND_EM)), ecal, hcal, rng),
-        hadron_showers(_subset(impacts, calo & (impacts.kind == KIND_HADRON)), ecal, hcal, rng),
-        mip_tracks(_subset(impacts, calo & (impacts.kind == KIND_MIP)), ecal, hcal, rng),
+        em_showers(impacts.take(calo & (impacts.kind == KIND_EM)), ecal, hcal, rng),
+        hadron_showers(impacts.take(calo & (impacts.kind == KIND_HADRON)), ecal, hcal, rng),
+        mip_tracks(impacts.take(calo & (impacts.kind == KIND_MIP)), ecal, hcal, rng),
     ]
     ecal_dep = ShowerDeposits.concatenate([p[0] for p in parts]).by_particle()
     hcal_dep = ShowerDeposits.concatenate([p[1] for p in parts]).by_particle()
-    hf_dep = hf_showers(_subset(impacts, hf_face & (impacts.kind == KIND_EM)),
-                        _subset(impacts, hf_face & (impacts.kind == KIND_HADRON)), hcal, hf, rng).by_particle()
+    hf_dep = hf_showers(impacts.take(hf_face & (impacts.kind == KIND_EM)),
+                        impacts.take(hf_face & (impacts.kind == KIND_HADRON)), hcal, hf, rng).by_particle()
 
     ecal_plane = read_ecal(ecal_dep, cells, geometry, ecal, rng)
     hcal_plane = read_hcal(hcal_dep, cells, hcal, rng)
     hfem, hfhad = read_hf(hf_dep, cells, hf, rng)
     return CaloHits(cells=cells, ecal=ecal_plane, hcal=hcal_plane, hfem=hfem, hfhad=hfhad)
-
-
-def _subset(imp: CaloImpacts, mask: np.ndarray) -> CaloImpacts:
-    return CaloImpacts(**{f.name: getattr(imp, f.name)[mask] for f in fields(imp)})
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from colliderflow.utils.columns import Columns
+
 __all__ = [
     "C_LIGHT", "Helix", "SurfaceHit", "BeamlineApproach", "helix_radius", "curvature",
     "propagate", "intersect_cylinder", "intersect_disks", "intersect_surface",
@@ -60,7 +62,7 @@ def curvature(pt: np.ndarray, charge: np.ndarray, b_field: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Helix:
+class Helix(Columns):
     """Trajectories given by a point and the momentum there, arrays (N,).
 
     Attributes:
@@ -94,9 +96,6 @@ class Helix:
         sin_phi = np.where(moving, py / safe, 0.0)
         pt = np.maximum(pt_true, _PT_FLOOR)
         return cls(x, y, z, pt, pz, cos_phi, sin_phi, curvature(pt, charge, b_field))
-
-    def __len__(self) -> int:
-        return len(self.x)
 
     @property
     def p(self) -> np.ndarray:

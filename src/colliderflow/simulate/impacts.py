@@ -7,9 +7,11 @@ effects such as bremsstrahlung and photon conversions), consumed by
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
+
+from colliderflow.utils.columns import Columns
 
 __all__ = ["CaloImpacts", "KIND_EM", "KIND_HADRON", "KIND_MIP", "SURFACE_CALO", "SURFACE_HF"]
 
@@ -42,7 +44,7 @@ _DTYPES = {
 
 
 @dataclass
-class CaloImpacts:
+class CaloImpacts(Columns):
     """Showers entering the calorimeters, arrays of shape (M,).
 
     Attributes:
@@ -71,25 +73,5 @@ class CaloImpacts:
     t: np.ndarray
     nuclear_depth: np.ndarray
 
-    def __post_init__(self) -> None:
-        n = len(self.particle)
-        for f in fields(self):
-            # always a copy: callers may pass one array for several fields, and fields are
-            # later modified in place (e.g. the beam-spot shift of vertices)
-            arr = np.array(getattr(self, f.name), dtype=_DTYPES[f.name])
-            if arr.shape != (n,):
-                raise ValueError(f"CaloImpacts.{f.name}: expected shape ({n},), got {arr.shape}")
-            setattr(self, f.name, arr)
-
-    def __len__(self) -> int:
-        return len(self.particle)
-
-    @classmethod
-    def empty(cls) -> "CaloImpacts":
-        return cls(**{name: np.zeros(0, dtype=dt) for name, dt in _DTYPES.items()})
-
-    @classmethod
-    def concatenate(cls, parts: list["CaloImpacts"]) -> "CaloImpacts":
-        if not parts:
-            return cls.empty()
-        return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in _DTYPES})
+    _copy = True
+    _dtypes = _DTYPES

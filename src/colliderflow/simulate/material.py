@@ -33,6 +33,7 @@ import numpy as np
 from colliderflow.simulate.geometry import Geometry
 from colliderflow.simulate.helix import Helix, SurfaceHit, intersect_surface, path_length, time_of_flight
 from colliderflow.simulate.impacts import KIND_EM, KIND_HADRON
+from colliderflow.utils.columns import Columns
 from colliderflow.utils.config import RangeChecked, bounded, fraction, non_negative, positive
 
 __all__ = [
@@ -116,7 +117,7 @@ _STATE_DTYPES = {
 
 
 @dataclass
-class ParticleState:
+class ParticleState(Columns):
     """Particles in flight through the tracker volume, arrays (M,).
 
     Attributes:
@@ -148,39 +149,7 @@ class ParticleState:
     material: np.ndarray
     interacted: np.ndarray
 
-    def __post_init__(self) -> None:
-        n = len(self.index)
-        for name, dtype in _STATE_DTYPES.items():
-            arr = np.asarray(getattr(self, name), dtype=dtype)
-            if arr.shape != (n,):
-                raise ValueError(f"ParticleState.{name}: expected shape ({n},), got {arr.shape}")
-            setattr(self, name, arr)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    @classmethod
-    def empty(cls) -> "ParticleState":
-        return cls(**{name: np.zeros(0, dtype=dt) for name, dt in _STATE_DTYPES.items()})
-
-    @classmethod
-    def concatenate(cls, parts: list["ParticleState"]) -> "ParticleState":
-        if not parts:
-            return cls.empty()
-        return cls._trusted({name: np.concatenate([getattr(p, name) for p in parts]) for name in _STATE_DTYPES})
-
-    def take(self, selection: np.ndarray) -> "ParticleState":
-        """The subset selected by a boolean mask or an index array."""
-        if selection.dtype == np.bool_:
-            selection = np.flatnonzero(selection)
-        return self._trusted({name: getattr(self, name)[selection] for name in _STATE_DTYPES})
-
-    @classmethod
-    def _trusted(cls, arrays: dict[str, np.ndarray]) -> "ParticleState":
-        """Build from arrays that already have the right dtypes and a common length (no checks)."""
-        out = object.__new__(cls)
-        out.__dict__.update(arrays)
-        return out
+    _dtypes = _STATE_DTYPES
 
     def helix(self, b_field: float) -> Helix:
         return Helix.from_momentum(self.x, self.y, self.z, self.px, self.py, self.pz, self.charge, b_field)

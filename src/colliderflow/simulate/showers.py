@@ -15,7 +15,7 @@ approximation).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -26,6 +26,7 @@ from colliderflow.simulate.cells import CaloCells
 from colliderflow.simulate.elements import N_DEPTH_LAYERS
 from colliderflow.simulate.helix import C_LIGHT
 from colliderflow.simulate.impacts import CaloImpacts
+from colliderflow.utils.columns import Columns
 
 __all__ = [
     "em_leakage_fraction", "hadron_em_fraction", "gamma_segment_fractions", "sample_moyal",
@@ -128,7 +129,7 @@ def sample_moyal(mpv: np.ndarray | float, width: np.ndarray | float, size: int,
 
 
 @dataclass
-class ShowerDeposits:
+class ShowerDeposits(Columns):
     """Shower deposits aimed at one calorimeter, before the lateral spread: arrays (K,) unless noted.
 
     ``energy`` is (K, R) per readout channel (ECAL: 1; HCAL: depths; HF: long, short fibres);
@@ -144,6 +145,10 @@ class ShowerDeposits:
     sigma: np.ndarray
     weight: np.ndarray
 
+    _dtypes = {"particle": np.int64, "x": np.float64, "y": np.float64, "z": np.float64, "energy": np.float64,
+               "t": np.float64, "sigma": np.float64, "weight": np.float64}
+    _ndim = {"energy": 2, "sigma": 2, "weight": 2}
+
     @classmethod
     def make(cls, particle, x, y, z, energy, t, sigma: tuple[float, float], tail_fraction) -> ShowerDeposits:
         n = len(particle)
@@ -151,13 +156,6 @@ class ShowerDeposits:
         return cls(particle=particle, x=x, y=y, z=z, energy=energy, t=t,
                    sigma=np.tile(np.asarray(sigma, dtype=float), (n, 1)),
                    weight=np.stack([1.0 - tail, tail], axis=1))
-
-    @classmethod
-    def concatenate(cls, parts: list[ShowerDeposits]) -> ShowerDeposits:
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
-
-    def take(self, index: np.ndarray) -> ShowerDeposits:
-        return ShowerDeposits(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     def by_particle(self) -> ShowerDeposits:
         """The deposits ordered by particle, so that each particle's cell entries are contiguous."""

@@ -296,7 +296,7 @@ def _measure(cands: ParticleState, particle_class: np.ndarray, brem_fraction: np
     idx = np.flatnonzero(found)
     cls, brem = particle_class[idx], brem_fraction[idx]
     n_hits, n_pixel = n_hits[idx], n_pixel[idx]
-    h = Helix(*(getattr(helix, f)[idx] for f in ("x", "y", "z", "pt", "pz", "cos_phi", "sin_phi", "kappa")))
+    h = helix.take(idx)
     pca = closest_approach(h)
     eta_true = eta[idx]
     sigma = track_resolutions(h.pt, eta_true, n_hits, n_pixel, tracker)
