@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from colliderflow.cli import main
-from colliderflow.flashsim.sample import SELECTIONS, FlashSim, SampleConfig, sample_file
+from colliderflow.flashsim.sample import FlashSim, SampleConfig, sample_file
+from colliderflow.nano.reco import RecoConfig, object_selections
 from colliderflow.flashsim.sources import MODELS, source_table
 from colliderflow.flashsim.train import FlashSimTrainConfig, NetConfig, train_flashsim
 from colliderflow.nano.io import read_nano, read_nano_header
@@ -61,7 +62,9 @@ def test_sampling_with_oversampling(model_dir, nano_path, tmp_path):
     assert np.array_equal(ak.to_numpy(fl.event), np.repeat(ak.to_numpy(gen.event), K))
     assert np.array_equal(ak.to_numpy(fl.FlashSim.replica), np.tile(np.arange(K), len(gen)))
     assert ak.all(fl.GenJet.pt == gen.GenJet.pt[np.repeat(np.arange(len(gen)), K)])
-    for coll, (min_pt, max_eta) in SELECTIONS.items():
+    sim = FlashSim(out, device="cpu")
+    assert sim.selections == object_selections(RecoConfig())  # the training files' (default) cuts, via the bundle
+    for coll, (min_pt, max_eta) in sim.selections.items():
         assert ak.all(fl[coll].pt > min_pt) and ak.all(abs(fl[coll].eta) < max_eta)
         assert ak.all(fl[coll].pt[:, :-1] >= fl[coll].pt[:, 1:])
     # gen-matched jets point at their generator jet
@@ -134,3 +137,20 @@ def test_events_without_objects_and_bad_inputs(model_dir, nano_path, tmp_path):
     with pytest.raises(ValueError, match=r"event 0: GenJet_pt is NaN or inf"):
         sample_file(out, tmp_path / "bad.parquet", tmp_path / "o.parquet", SampleConfig(device="cpu"), progress=False)
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_training_selections_come_from_the_nano_headers(nano_path, tmp_path):
+    from colliderflow.flashsim.train import training_selections
+    from colliderflow.nano.io import write_nano
+    from colliderflow.utils.config import to_dict
+
+    events = read_nano(nano_path)[:3]
+    tight = to_dict(RecoConfig(jet_min_pt=25.0))
+    write_nano(tmp_path / "a.parquet", events, {"reco_config": tight})
+    write_nano(tmp_path / "b.parquet", events, {"reco_config": tight})
+    write_nano(tmp_path / "c.parquet", events, {})
+    sel = training_selections([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")])
+    assert sel["Jet"] == [25.0, 4.7]
+    assert training_selections([str(tmp_path / "c.parquet")])["Jet"] == [15.0, 4.7]  # no header: nano defaults
+    with pytest.raises(ValueError, match="differ"):
+        training_selections([str(tmp_path / "a.parquet"), str(tmp_path / "c.parquet")])

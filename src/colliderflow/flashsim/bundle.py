@@ -1,7 +1,8 @@
 """FlashSim bundles (``flashsim.pt``): the one home of their format, and what each model in one is.
 
 A bundle holds ``version``, the training ``config``, one entry per trained model (``models``:
-multiplicity classifier and flow weights, target-transform state) and the models ``skipped``.
+multiplicity classifier and flow weights, target-transform state), the models ``skipped`` and the
+object ``selections`` of the training files (read from their nano headers), which sampling applies.
 It holds plain data only and is read without unpickling anything else
 (:mod:`colliderflow.utils.torchfile`). Training writes it, sampling reads it; sampling needs
 nothing of the trainer.
@@ -19,11 +20,12 @@ import numpy as np
 from colliderflow.flashsim.event import MET_TARGETS, PV_TARGETS
 from colliderflow.flashsim.sources import MODELS
 from colliderflow.flashsim.transforms import TargetSpec
+from colliderflow.nano.reco import RecoConfig, object_selections
 from colliderflow.utils.parquet import FileFormatError
 from colliderflow.utils.torchfile import load_torch_file, save_torch_file
 
-__all__ = ["BUNDLE_VERSION", "BUNDLE_FILE", "save_bundle", "read_bundle", "resolve_model", "model_targets",
-           "object_condition"]
+__all__ = ["BUNDLE_VERSION", "BUNDLE_FILE", "save_bundle", "read_bundle", "bundle_selections", "resolve_model",
+           "model_targets", "object_condition"]
 
 BUNDLE_VERSION = 1
 #: what the file is, in messages
@@ -54,9 +56,18 @@ def resolve_model(spec: str | os.PathLike) -> Path:
 
 
 def save_bundle(path: str | os.PathLike, config: dict[str, Any], models: dict[str, Any],
-                skipped: dict[str, str]) -> None:
-    """Write a bundle atomically; ``models`` and ``config`` must be plain data."""
-    save_torch_file({"version": BUNDLE_VERSION, "config": config, "models": models, "skipped": skipped}, path)
+                skipped: dict[str, str], selections: dict[str, list[float]]) -> None:
+    """Write a bundle atomically; ``models`` and ``config`` must be plain data; ``selections``:
+    collection -> [minimum pT, maximum |eta|] of the training files' objects."""
+    save_torch_file({"version": BUNDLE_VERSION, "config": config, "models": models, "skipped": skipped,
+                     "selections": selections}, path)
+
+
+def bundle_selections(bundle: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """The object selections a bundle was trained with (the nano defaults for bundles that predate them)."""
+    if "selections" in bundle:
+        return {k: (float(v[0]), float(v[1])) for k, v in bundle["selections"].items()}
+    return object_selections(RecoConfig())
 
 
 def read_bundle(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]:

@@ -32,7 +32,8 @@ from colliderflow.flashsim.event import met_condition, met_from_targets, pv_cond
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField
 from colliderflow.flashsim.ode import integrate
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
-from colliderflow.flashsim.bundle import BUNDLE_FILE, model_targets, object_condition, read_bundle, resolve_model
+from colliderflow.flashsim.bundle import (BUNDLE_FILE, bundle_selections, model_targets, object_condition, read_bundle,
+                                          resolve_model)
 from colliderflow.flashsim.transforms import TargetTransform
 from colliderflow.nano.io import NanoWriter, event_ids, iter_nano, nano_entries
 from colliderflow.nano.schema import GEN_COLLECTIONS, GEN_INPUTS, GEN_SINGLETONS, LEPTON_MASS, RECO_COLLECTIONS
@@ -40,10 +41,9 @@ from colliderflow.utils.config import RangeChecked, non_negative, positive
 from colliderflow.utils.rng import event_rng
 from colliderflow.utils.torchfile import as_file_error
 
-__all__ = ["SampleConfig", "FlashSim", "sample_file", "SELECTIONS", "resolve_model"]
+__all__ = ["SampleConfig", "FlashSim", "sample_file", "resolve_model"]
 
 #: the full-simulation object selections, applied to FlashSim output too: (min pT GeV, max |eta|)
-SELECTIONS = {"Jet": (15.0, 4.7), "Muon": (3.0, 10.0), "Electron": (5.0, 10.0), "Photon": (10.0, 2.5)}
 #: fields no model samples: every PF muon passes the loose ID
 _DEFAULTS = {"looseId": 1.0}
 _INDEX_FIELD = {"Jet": "genJetIdx", "Muon": "genPartIdx", "Electron": "genPartIdx", "Photon": "genPartIdx"}
@@ -101,6 +101,8 @@ class FlashSim:
                                    ("cpu" if device == "auto" else device))
         with as_file_error(path, BUNDLE_FILE):
             self.skipped = dict(bundle.get("skipped", {}))
+            #: collection -> (minimum pT, maximum |eta|) applied to sampled objects, as in the training files
+            self.selections = bundle_selections(bundle)
             self.models: dict[str, _Model] = {}
             for name, entry in bundle["models"].items():
                 self.models[name] = _Model(name, entry, model_targets(name), self.device)
@@ -153,7 +155,7 @@ class FlashSim:
         names = [f for f in fields if f != _INDEX_FIELD[coll]]
         merged = {f: np.concatenate([p[f] for p in parts]) if parts else np.zeros(0) for f in names + ["_event", "_index"]}
         # fields a source does not model (e.g. charge of photons) default to 0
-        min_pt, max_eta = SELECTIONS[coll]
+        min_pt, max_eta = self.selections[coll]
         keep = (merged["pt"] > min_pt) & (np.abs(merged["eta"]) < max_eta)
         order = np.lexsort((-merged["pt"][keep], merged["_event"][keep]))
         sel = np.flatnonzero(keep)[order]

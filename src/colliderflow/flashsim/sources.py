@@ -32,10 +32,7 @@ from colliderflow.flashsim.transforms import TargetSpec
 from colliderflow.physics.neighbours import delta_r
 from colliderflow.utils.config import RangeChecked, positive
 
-__all__ = ["ModelSpec", "SourceTable", "MODELS", "source_table", "event_features", "reco_targets", "JET_MIN_PT"]
-
-#: the reconstructed-jet threshold of the full-simulation nano (GeV)
-JET_MIN_PT = 15.0
+__all__ = ["ModelSpec", "SourceTable", "MODELS", "source_table", "event_features", "reco_targets"]
 _FAKE_JET_RADIUS = 0.4
 
 

@@ -33,10 +33,11 @@ from colliderflow.flashsim.event import met_condition, met_targets, pv_condition
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField, cfm_loss, multiplicity_loss
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
 from colliderflow.flashsim.transforms import TargetTransform
-from colliderflow.nano.io import read_nano
+from colliderflow.nano.io import read_nano, read_nano_header
+from colliderflow.nano.reco import RecoConfig, object_selections
 from colliderflow.nano.schema import GEN_INPUTS, RECO_CONTENT
 from colliderflow.utils.atomic import atomic_write_text
-from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive, to_dict
+from colliderflow.utils.config import RangeChecked, bounded, from_dict, non_negative, positive, to_dict
 
 __all__ = ["FlashSimTrainConfig", "NetConfig", "train_flashsim", "ModelData", "model_data", "reliability"]
 
@@ -257,6 +258,22 @@ def train_model(name: str, data: ModelData, config: FlashSimTrainConfig, device:
     return entry, report
 
 
+def training_selections(paths: list[str]) -> dict[str, list[float]]:
+    """The object selections of the training files (``nano`` stores its ``reco_config`` in the
+    header), which sampling applies; defaults for files without it. All files must agree."""
+    found = {}
+    for p in paths:
+        reco = read_nano_header(p).get("reco_config")
+        sel = object_selections(from_dict(RecoConfig, reco, where=f"{p} reco_config") if reco else RecoConfig())
+        found[p] = {k: [float(lo), float(hi)] for k, (lo, hi) in sel.items()}
+    first = next(iter(found.values()))
+    other = [p for p, sel in found.items() if sel != first]
+    if other:
+        raise ValueError(f"{other[0]}: object selections {found[other[0]]} differ from {paths[0]}'s {first}; "
+                         "train on files made with one nano configuration")
+    return first
+
+
 def load_training_events(paths: list[str]) -> ak.Array:
     if not paths:
         raise ValueError("no training files: set 'train' in the config (full-simulation nano files from "
@@ -291,7 +308,8 @@ def train_flashsim(config: FlashSimTrainConfig, progress: bool = True) -> dict[s
         entry, rep = train_model(name, data, config, device, progress)
         bundle["models"][name] = entry
         report["models"][name] = rep
-    save_bundle(out / "flashsim.pt", to_dict(config), bundle["models"], bundle["skipped"])
+    save_bundle(out / "flashsim.pt", to_dict(config), bundle["models"], bundle["skipped"],
+                training_selections(config.train))
     atomic_write_text(out / "training.json", json.dumps(report, indent=1))
     from colliderflow.flashsim.plots import plot_training
 

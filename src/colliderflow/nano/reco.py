@@ -25,6 +25,7 @@ Definitions (jets and MET use PUPPI-weighted candidates, as CMS Run-3 PUPPI obje
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import awkward as ak
@@ -42,7 +43,7 @@ from colliderflow.target import classes as C
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 from colliderflow.utils.jagged import per_event, to_jagged
 
-__all__ = ["RecoConfig", "reco_objects", "TRACK_FIELDS"]
+__all__ = ["RecoConfig", "reco_objects", "TRACK_FIELDS", "object_selections"]
 
 #: element features the reco objects need
 TRACK_FIELDS = ["type", "pt", "d0", "d0_err", "vx", "vy", "vz", "dz_err", "n_hits", "n_pixel_hits", "chi2_ndf",
@@ -223,6 +224,13 @@ def rho(eta: np.ndarray, phi: np.ndarray, pt: np.ndarray, max_eta: float = 2.5, 
     ip = np.clip(((phi[sel] + np.pi) / (2 * np.pi) * n_phi).astype(np.int64), 0, n_phi - 1)
     cells = np.bincount(ie * n_phi + ip, weights=pt[sel], minlength=n_eta * n_phi)
     return float(np.median(cells) / (2 * max_eta / n_eta * 2 * np.pi / n_phi))
+
+
+def object_selections(config: RecoConfig = RecoConfig()) -> dict[str, tuple[float, float]]:
+    """(minimum pT [GeV], maximum |eta|) of each reconstructed collection under ``config``; FlashSim
+    applies the same selection to what it samples (leptons have no |eta| cut of their own)."""
+    return {"Jet": (config.jet_min_pt, config.jet_max_eta), "Muon": (config.muon_min_pt, math.inf),
+            "Electron": (config.electron_min_pt, math.inf), "Photon": (config.photon_min_pt, config.photon_max_eta)}
 
 
 def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: list[dict],
