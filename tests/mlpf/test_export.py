@@ -1,4 +1,5 @@
-"""ONNX export: ONNX Runtime CPU reproduces PyTorch's decoded outputs on other batch shapes."""
+"""ONNX export: ONNX Runtime CPU (and, for standard operators, ONNX's reference evaluator) reproduces
+PyTorch's decoded outputs on other batch shapes, empty events included."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from colliderflow.mlpf.export import META_CONFIG, OUTPUT_NAMES, OnnxMLPF, export_onnx  # noqa: E402
+from colliderflow.mlpf.export import (META_CONFIG, OUTPUT_NAMES, OnnxMLPF, agreement_with_torch,  # noqa: E402
+                                      export_onnx)
 from colliderflow.mlpf.model import MLPFConfig  # noqa: E402
 from colliderflow.simulate.elements import ELEMENT_FEATURES  # noqa: E402
 from tests.mlpf.test_model import SMALL, WINDOW, make_model, random_events, single_thread  # noqa: E402,F401
@@ -24,7 +26,7 @@ def exported(tmp_path_factory):
     model = make_model(SMALL, seed=3)
     folder = tmp_path_factory.mktemp("onnx")
     paths = {mode: export_onnx(model, folder / f"mlpf_{mode}.onnx", attention=mode, example_elements=16)
-             for mode in ("mha", "decomposed")}
+             for mode in ("mha", "portable")}
     return model, paths
 
 
@@ -75,7 +77,7 @@ def test_window_model_runs_in_the_onnx_reference_evaluator(exported_window):
     _check_against_pytorch(model, path, X, runner=run)
 
 
-@pytest.mark.parametrize("mode", ["mha", "decomposed"])
+@pytest.mark.parametrize("mode", ["mha", "portable"])
 def test_onnxruntime_matches_pytorch_on_other_shapes(exported, mode):
     model, paths = exported
     X = random_events(torch.Generator().manual_seed(21), [37, 12, 0], n_elements=37)  # B = 3, padding, empty event
@@ -83,11 +85,57 @@ def test_onnxruntime_matches_pytorch_on_other_shapes(exported, mode):
     assert (got["pt"][2] == 0).all() and (got["p_binary"][1, 12:] == 0).all()
 
 
+def _domains(path) -> set[str]:
+    return {n.domain for n in onnx.load(path).graph.node}
+
+
+def test_portable_export_has_standard_operators_only(exported):
+    _, paths = exported
+    assert _domains(paths["portable"]) <= {"", "ai.onnx"}
+    assert "com.microsoft" in _domains(paths["mha"])
+    meta = {p.key: p.value for p in onnx.load(paths["portable"]).metadata_props}
+    assert meta["colliderflow.mlpf.attention"] == "portable"
+
+
+def test_portable_export_runs_in_the_onnx_reference_evaluator(exported):
+    from onnx.reference import ReferenceEvaluator
+
+    model, paths = exported
+    evaluator = ReferenceEvaluator(onnx.load(paths["portable"]))
+
+    def run(x):
+        return dict(zip(OUTPUT_NAMES, evaluator.run(list(OUTPUT_NAMES), {"X": x})))
+
+    _check_against_pytorch(model, paths["portable"], random_events(torch.Generator().manual_seed(25), [9, 4]),
+                           runner=run)
+    empty = run(np.zeros((1, 0, len(ELEMENT_FEATURES)), np.float32))
+    assert empty["pid_prob"].shape == (1, 0, model.config.n_classes) and empty["pt"].shape == (1, 0)
+
+
+@pytest.mark.parametrize("mode", ["mha", "portable", "window"])
+def test_event_without_elements_gives_empty_outputs(exported, exported_window, mode):
+    """B = 1, N = 0: PyTorch and every export return empty outputs (the fused export used to fail in Reshape)."""
+    model, path = exported_window if mode == "window" else (exported[0], exported[1][mode])
+    X = torch.zeros(1, 0, len(ELEMENT_FEATURES))
+    with torch.no_grad():
+        ref = model.decode(model(X), X)
+    got = OnnxMLPF(path, providers=["CPUExecutionProvider"], threads=1)(X.numpy())
+    for name in OUTPUT_NAMES:
+        assert tuple(ref[name].shape) == got[name].shape == ((1, 0, model.config.n_classes) if name == "pid_prob"
+                                                              else (1, 0)), name
+
+
+@pytest.mark.parametrize("mode", ["mha", "portable"])
+def test_agreement_check_of_export_onnx(exported, mode):
+    model, paths = exported
+    assert agreement_with_torch(model, paths[mode], elements=40) <= 1.0
+
+
 def test_fused_attention_in_graph(exported):
     _, paths = exported
     ops = {mode: [n.op_type for n in onnx.load(p).graph.node] for mode, p in paths.items()}
     assert ops["mha"].count("MultiHeadAttention") == 2 * SMALL.num_layers
-    assert "MultiHeadAttention" not in ops["decomposed"]
+    assert "MultiHeadAttention" not in ops["portable"]
 
 
 def test_export_is_reproducible_and_atomic(exported, tmp_path):
@@ -113,7 +161,7 @@ def test_metadata_holds_config_and_features(exported):
 def test_export_keeps_training_mode_and_rejects_bad_input(exported, tmp_path):
     model, paths = exported
     model.train()
-    export_onnx(model, tmp_path / "m.onnx", attention="decomposed")
+    export_onnx(model, tmp_path / "m.onnx", attention="portable")
     assert model.training
     model.eval()
     with pytest.raises(ValueError, match="attention"):

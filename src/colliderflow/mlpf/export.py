@@ -13,12 +13,17 @@ Two lowerings of ``F.scaled_dot_product_attention`` are offered (``attention=``)
   (B, 1, 1, N) boolean key mask passed as its (B, N) ``key_padding_mask``. Checked against PyTorch
   in onnxruntime 1.31 CPU (tests/mlpf/test_export.py). ONNX Runtime runs it as one kernel per
   layer (with a key mask its CPU kernel takes the GEMM-softmax-GEMM path, not its flash path): the
-  attention is about 4x faster than the decomposed graph at N = 5000, the whole default model 2x.
-* ``"decomposed"``: the exporter's own MatMul/Softmax graph, portable to any ONNX runtime.
+  attention is about 4x faster than the portable graph at N = 5000, the whole default model 2x.
+* ``"portable"``: the exporter's own MatMul/Softmax graph, default-domain operators only: runs in
+  any ONNX runtime and in ONNX's reference evaluator (``export-onnx --attention portable``).
 
 Models with window attention (``MLPFConfig.attention = "window"``) do not use SDPA: their graph is
 standard operators only whatever ``attention`` says (TopK for the eta-phi sort, Gather, MatMul,
 Softmax), runs in ONNX's reference evaluator, and its metadata says ``window``.
+
+Events with zero elements (N = 0) give empty outputs in every lowering: the MultiHeadAttention
+reshapes spell out every dimension, since ONNX's Reshape cannot infer a ``-1`` axis of a tensor with
+zero elements.
 
 Tried and not used: the ONNX ``Attention`` op (opset 23) cannot be produced by the TorchScript
 exporter, and hand-built models show that onnxruntime 1.31 CPU rejects a (B, 1, 1, N) mask for it
@@ -47,7 +52,7 @@ from colliderflow.simulate.elements import ELEMENT_FEATURES
 from colliderflow.utils.atomic import atomic_path
 
 __all__ = ["OUTPUT_NAMES", "META_CONFIG", "META_FEATURES", "META_OUTPUTS", "META_ATTENTION", "DEFAULT_PROVIDERS",
-           "export_onnx", "OnnxMLPF"]
+           "ATTENTION_MODES", "export_onnx", "agreement_with_torch", "OnnxMLPF"]
 
 #: the ONNX graph outputs, each (B, N) except ``pid_prob`` (B, N, C)
 OUTPUT_NAMES = ("p_binary", "pid_prob", "p_pileup", "pt", "eta", "phi", "energy")
@@ -56,7 +61,8 @@ META_FEATURES = "colliderflow.mlpf.features"
 META_OUTPUTS = "colliderflow.mlpf.outputs"
 META_ATTENTION = "colliderflow.mlpf.attention"
 
-_ATTENTION_MODES = ("mha", "decomposed")
+#: the lowerings of dense attention (module docstring)
+ATTENTION_MODES = ("mha", "portable")
 _MS_DOMAIN = "com.microsoft"
 _SDPA = "aten::scaled_dot_product_attention"
 DEFAULT_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
@@ -75,10 +81,13 @@ class _Decoded(nn.Module):
 
 
 def _mha_symbolic(g, query, key, value, attn_mask=None, dropout_p=None, is_causal=None, scale=None,
-                  enable_gqa=None, *, num_heads: int):
+                  enable_gqa=None, *, num_heads: int, head_dim: int):
     """SDPA (B, H, N, hd) with a (B, 1, 1, N) bool key mask -> com.microsoft::MultiHeadAttention.
 
-    The tracer does not know H under dynamic axes, hence ``num_heads`` from the model config.
+    The tracer does not know H and hd under dynamic axes, hence ``num_heads`` and ``head_dim`` from the
+    model config. No reshape uses -1 (with N = 0 the inferred axis would be 0/0, which Reshape refuses)
+    nor 0 (which the exporter's shape inference rejects next to a zero-sized axis): the shapes are built
+    from Shape(t)[:2].
     """
     if scale is not None and not scale.node().mustBeNone():
         raise NotImplementedError("MultiHeadAttention export: an explicit SDPA scale is not supported")
@@ -86,23 +95,29 @@ def _mha_symbolic(g, query, key, value, attn_mask=None, dropout_p=None, is_causa
     def shape(*dims: int):
         return g.op("Constant", value_t=torch.tensor(dims, dtype=torch.int64))
 
+    def batch_elements_then(t, *dims: int):  # the shape (B, N, *dims) of a tensor t (B, N, ...)
+        return g.op("Concat", g.op("Shape", t, start_i=0, end_i=2), shape(*dims), axis_i=0)
+
     def merge_heads(t):  # (B, H, N, hd) -> (B, N, H*hd)
-        return g.op("Reshape", g.op("Transpose", t, perm_i=[0, 2, 1, 3]), shape(0, 0, -1))
+        t = g.op("Transpose", t, perm_i=[0, 2, 1, 3])
+        return g.op("Reshape", t, batch_elements_then(t, num_heads * head_dim))
 
     inputs = [merge_heads(query), merge_heads(key), merge_heads(value)]
     if attn_mask is not None and not attn_mask.node().mustBeNone():
-        # the model's key mask is (B, 1, 1, N): flattening gives (B, N), 1 = attend
-        key_padding = g.op("Cast", g.op("Reshape", attn_mask, shape(0, -1)), to_i=6)  # int32
+        # the model's key mask is (B, 1, 1, N): squeezing gives (B, N), 1 = attend
+        key_padding = g.op("Cast", g.op("Squeeze", attn_mask, shape(1, 2)), to_i=6)  # int32
         no_bias = g.op("prim::Constant").setType(torch._C.OptionalType.ofTensor())
         inputs += [no_bias, key_padding]
     y = g.op(f"{_MS_DOMAIN}::MultiHeadAttention", *inputs, num_heads_i=num_heads, mask_filter_value_f=-1e9)
-    return g.op("Transpose", g.op("Reshape", y, shape(0, 0, num_heads, -1)), perm_i=[0, 2, 1, 3])  # (B, H, N, hd)
+    return g.op("Transpose", g.op("Reshape", y, batch_elements_then(y, num_heads, head_dim)),
+                perm_i=[0, 2, 1, 3])  # (B, H, N, hd)
 
 
 @contextlib.contextmanager
-def _sdpa_as_mha(opset: int, num_heads: int) -> Iterator[None]:
+def _sdpa_as_mha(opset: int, num_heads: int, head_dim: int) -> Iterator[None]:
     """Export SDPA as MultiHeadAttention for the duration of the block (the registry is global)."""
-    torch.onnx.register_custom_op_symbolic(_SDPA, functools.partial(_mha_symbolic, num_heads=num_heads), opset)
+    torch.onnx.register_custom_op_symbolic(
+        _SDPA, functools.partial(_mha_symbolic, num_heads=num_heads, head_dim=head_dim), opset)
     try:
         yield
     finally:
@@ -118,7 +133,7 @@ def export_onnx(model: MLPF, path: str | os.PathLike, opset: int = 18, attention
         path: the ``.onnx`` file to write.
         opset: default-domain opset, 17..20 (the TorchScript exporter's range with LayerNormalization).
         attention: ``"mha"`` (fused com.microsoft::MultiHeadAttention, onnxruntime only) or
-            ``"decomposed"`` (plain ONNX ops); see the module docstring.
+            ``"portable"`` (default-domain ONNX operators only); see the module docstring.
         feature_names: the F input column names, stored in the metadata.
         example_elements: N of the tracing example (B = 1); the exported axes are dynamic anyway.
 
@@ -127,8 +142,8 @@ def export_onnx(model: MLPF, path: str | os.PathLike, opset: int = 18, attention
     """
     import onnx
 
-    if attention not in _ATTENTION_MODES:
-        raise ValueError(f"export_onnx: attention must be one of {_ATTENTION_MODES}, got {attention!r}")
+    if attention not in ATTENTION_MODES:
+        raise ValueError(f"export_onnx: attention must be one of {ATTENTION_MODES}, got {attention!r}")
     if not 17 <= opset <= 20:
         raise ValueError(f"export_onnx: opset must be within 17..20, got {opset}")
     config: MLPFConfig = model.config
@@ -151,7 +166,7 @@ def export_onnx(model: MLPF, path: str | os.PathLike, opset: int = 18, attention
     try:
         with contextlib.ExitStack() as stack:
             if attention == "mha" and config.attention == "dense":
-                stack.enter_context(_sdpa_as_mha(opset, config.num_heads))
+                stack.enter_context(_sdpa_as_mha(opset, config.num_heads, config.width // config.num_heads))
             stack.enter_context(warnings.catch_warnings())
             # the TorchScript exporter announces its own deprecation; it is the only one usable
             # without onnxscript (module docstring)
@@ -222,3 +237,41 @@ class OnnxMLPF:
         if X.ndim != 3 or X.shape[-1] != len(self.feature_names):
             raise ValueError(f"OnnxMLPF: expected X of shape (B, N, {len(self.feature_names)}), got {X.shape}")
         return dict(zip(self.output_names, self.session.run(list(self.output_names), {"X": X})))
+
+
+def agreement_with_torch(model: MLPF, path: str | os.PathLike, elements: int = 300, seed: int = 0) -> float:
+    """How well the export at ``path`` run by ONNX Runtime (CPU) reproduces ``model`` (PyTorch).
+
+    The test batch is (B = 2, N = ``elements``) random elements, the second event padded after
+    two thirds, then an empty event (B = 1, N = 0), whose outputs must be empty.
+
+    Returns:
+        the largest |onnx - torch| over the real elements in units of the tolerance
+        1e-4 |torch| + 1e-5 (<= 1 passes).
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(2, elements, model.config.n_features)).astype(np.float32)
+    X[..., 0] = rng.integers(1, model.config.n_types + 1, size=(2, elements))
+    X[1, 2 * elements // 3:] = 0.0
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = torch.from_numpy(X).to(next(model.parameters()).device)
+            ref = {k: v.float().cpu().numpy() for k, v in model.decode(model(x), x).items()}
+    finally:
+        model.train(was_training)
+    runner = OnnxMLPF(path, providers=["CPUExecutionProvider"])
+    got = runner(X)
+    empty = runner(np.zeros((1, 0, model.config.n_features), np.float32))
+    if any(v.shape[:2] != (1, 0) for v in empty.values()):
+        raise ValueError(f"{path}: an event with zero elements gives outputs of shapes "
+                         f"{ {k: v.shape for k, v in empty.items()} }, expected (1, 0, ...)")
+    real = X[..., 0] != 0
+    worst = 0.0
+    for k in OUTPUT_NAMES:
+        diff = got[k][real] - ref[k][real]
+        if k == "phi":  # angles, modulo 2 pi
+            diff = np.angle(np.exp(1j * diff))
+        worst = max(worst, float(np.max(np.abs(diff) / (1e-4 * np.abs(ref[k][real]) + 1e-5))))
+    return worst
