@@ -32,11 +32,11 @@ demo: install
 	$(CF) inspect $(DEMO)/ttbar
 	$(CF) inspect $(DEMO)/ttbar-pu
 	$(CF) validate-target $(DEMO)/ttbar-pu --out $(DEMO)/validate-target
-	$(CF) reconstruct --algo pf --input $(DEMO)/ttbar-pu --output $(DEMO)/pf --quiet
-	$(CF) reconstruct --algo mlpf --input $(DEMO)/ttbar-pu --output $(DEMO)/mlpf --quiet
+	$(CF) reconstruct --algo pf --dataset $(DEMO)/ttbar-pu --out $(DEMO)/pf --quiet
+	$(CF) reconstruct --algo mlpf --dataset $(DEMO)/ttbar-pu --out $(DEMO)/mlpf --quiet
 	$(CF) evaluate --dataset $(DEMO)/ttbar-pu --reco PF=$(DEMO)/pf --reco MLPF=$(DEMO)/mlpf --out $(DEMO)/report
 	$(CF) nano --dataset $(DEMO)/ttbar-pu --candidates $(DEMO)/pf --out $(DEMO)/nano-full.root --quiet
-	$(CF) flashsim sample --model cms-like --input $(DEMO)/nano-full.root --oversample 10 --output $(DEMO)/nano-flash.root --quiet
+	$(CF) flashsim sample --model cms-like --input $(DEMO)/nano-full.root --oversample 10 --out $(DEMO)/nano-flash.root --quiet
 	$(CF) flashsim validate --flash $(DEMO)/nano-flash.root --full $(DEMO)/nano-full.root --out $(DEMO)/flashsim --quiet
 	@echo "demo done: datasets under $(DEMO)/, target plots in $(DEMO)/validate-target/, PF vs MLPF report in $(DEMO)/report/report.md, FlashSim vs full simulation in $(DEMO)/flashsim/report.md"
 

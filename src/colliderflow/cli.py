@@ -13,6 +13,14 @@
     colliderflow train            train the MLPF transformer (YAML config + key=value overrides)
     colliderflow export-onnx      export a trained MLPF model to ONNX
     colliderflow export-triton    write a Triton model repository (onnxruntime backend) for an MLPF model
+    colliderflow nano             NanoAOD-like analysis objects (full simulation) from a dataset and its PF candidates
+    colliderflow flashsim         train, sample (with oversampling), validate, pulls
+
+Option vocabulary shared by the commands: --dataset (a dataset directory), --input (any other input
+file), --out (what a command writes), --seed (default 0, except pf-calibrate: the seed of the shipped
+calibrations), --jobs (worker processes), --quiet (no progress bar), --allow-partial (accept a
+dataset with missing chunks); ranges are LOW:HIGH (LOW-HIGH also read). The older spellings
+--input/--output of reconstruct and --output of flashsim sample still work.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ def _add_pool(sub) -> None:
     )
     p.add_argument("--out", required=True, type=Path, help="output Parquet file")
     p.add_argument("--events", type=int, default=5000, help="number of min-bias events (default: 5000)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--sqrt-s", type=float, default=14.0, help="centre-of-mass energy in TeV (default: 14)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
     p.set_defaults(func=_cmd_pool)
@@ -62,16 +70,16 @@ def _add_dataset(sub) -> None:
     p.add_argument("--events", type=int, default=100, help="number of events (default: 100)")
     p.add_argument("--seed", type=int, default=0, help="run seed; event i depends only on (seed, i) (default: 0)")
     p.add_argument("--sqrt-s", type=float, default=14.0, help="centre-of-mass energy in TeV (default: 14; 13.6 for OOD tests)")
-    p.add_argument("--pileup", default="0", help="pileup interactions: N or LOW-HIGH, uniform (default: 0)")
+    p.add_argument("--pileup", default="0", help="pileup interactions: N, or LOW:HIGH (LOW-HIGH), uniform (default: 0)")
     p.add_argument("--pileup-pool", type=Path, help="min-bias pool from 'colliderflow pileup-pool' (needed if pileup > 0)")
     p.add_argument("--detector", default="cms-like", help="shipped card name or card YAML path (default: cms-like)")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--jobs", type=int, default=1, help="worker processes; output identical for any value (default: 1)")
     p.add_argument("--chunk-size", type=int, default=50, help="events per Parquet chunk (default: 50)")
-    p.add_argument("--chunks", help="build only chunks A-B (0-based, B exclusive) of the dataset, for batch arrays")
+    p.add_argument("--chunks", help="build only chunks A:B (or A-B; 0-based, B exclusive) of the dataset, for batch arrays")
     g = p.add_argument_group("particle gun (with --process gun)")
     g.add_argument("--gun-particle", choices=sorted(GUN_PARTICLES), default="pi", help="particle (default: pi)")
-    g.add_argument("--gun-pt", default="1-200", help="pT range in GeV, log-uniform (default: 1-200)")
+    g.add_argument("--gun-pt", default="1:200", help="pT range LOW:HIGH (or LOW-HIGH) in GeV, log-uniform (default: 1:200)")
     g.add_argument("--gun-eta", default="-2.5:2.5", help="eta range LOW:HIGH (default: -2.5:2.5)")
     g.add_argument("--gun-n", type=int, default=1, help="particles per event (default: 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -103,7 +111,7 @@ def _add_generate(sub) -> None:
     p.add_argument("--sqrt-s", type=float,
                    help="centre-of-mass energy in TeV, --process only (default: 14; a HepMC file has its own)")
     p.add_argument("--pileup",
-                   help="pileup interactions N or LOW-HIGH, uniform, for Pileup_nPU (default: 55-75, the range of "
+                   help="pileup interactions N, or LOW:HIGH (LOW-HIGH), uniform, for Pileup_nPU (default: 55-75, the range of "
                         "the shipped FlashSim model, with --process; 0 with --hepmc)")
     p.add_argument("--jobs", type=int, default=1,
                    help="worker processes, --process only; output identical for any value (default: 1)")
@@ -152,7 +160,8 @@ def _add_pf_calibrate(sub) -> None:
     )
     p.add_argument("--detector", default="cms-like", help="card name or path (default: cms-like)")
     p.add_argument("--events", type=int, default=20000, help="gun events, half K0L half neutrons (default: 20000)")
-    p.add_argument("--seed", type=int, default=12345, help="random seed (default: 12345)")
+    p.add_argument("--seed", type=int, default=12345,
+                   help="random seed (default: 12345, the seed of the shipped calibrations, so that they reproduce)")
     p.add_argument("--out", type=Path, help="output JSON (default: the shipped card's <name>.pfcalib.json)")
     p.set_defaults(func=_cmd_pf_calibrate)
 
@@ -166,8 +175,10 @@ def _add_reconstruct(sub) -> None:
                     "also carry the model's per-particle pileup score.",
     )
     p.add_argument("--algo", choices=["pf", "mlpf"], default="pf", help="algorithm (default: pf)")
-    p.add_argument("--input", type=Path, required=True, help="dataset directory or chunk")
-    p.add_argument("--output", type=Path, required=True, help="output directory for candidate chunks")
+    p.add_argument("--dataset", "--input", dest="dataset", type=Path, required=True,
+                   help="dataset directory or chunk (--input: the older spelling)")
+    p.add_argument("--out", "--output", dest="out", type=Path, required=True,
+                   help="output directory for candidate chunks (--output: the older spelling)")
     p.add_argument("--calibration", default=None,
                    help="PF: hadron calibration, a card name or .pfcalib.json (default: the dataset's card)")
     p.add_argument("--model", default=None,
@@ -177,6 +188,7 @@ def _add_reconstruct(sub) -> None:
     p.add_argument("--pileup-threshold", type=float, default=0.9,
                    help="MLPF: pileup-score threshold of the MLPF pileup rejection, evaluate's NAME+PU "
                         "(default: 0.9, chosen for the shipped model on validation events)")
+    p.add_argument("--threads", type=int, default=0, help="MLPF: CPU threads of the model (default: 0, the library's choice)")
     p.add_argument("--max-memory-gb", type=float, default=2.0,
                    help="MLPF: bound on the estimated inference memory per batch; batches are split to fit, "
                         "an event that alone exceeds it is an error (default: 2)")
@@ -322,8 +334,10 @@ def _add_flashsim(sub) -> None:
                                     "fold-aware uncertainties (colliderflow.flashsim.stats).")
     p.add_argument("--model", default="cms-like",
                    help="bundle (flashsim.pt), its training directory, or a shipped model name (default: cms-like)")
-    p.add_argument("--input", type=Path, required=True, help="nano file with generator collections (.root/.parquet)")
-    p.add_argument("--output", type=Path, required=True, help="output file, .root or .parquet")
+    p.add_argument("--input", type=Path, required=True,
+                   help="nano file with generator collections (.root/.parquet), e.g. from 'colliderflow generate'")
+    p.add_argument("--out", "--output", dest="out", type=Path, required=True,
+                   help="output file, .root or .parquet (--output: the older spelling)")
     p.add_argument("--oversample", type=int, default=1, help="replicas per generator event K (default: 1)")
     p.add_argument("--solver", default="midpoint", choices=["euler", "midpoint", "rk4", "adaptive"],
                    help="ODE solver (default: midpoint)")
@@ -357,7 +371,7 @@ def _add_flashsim(sub) -> None:
     p.add_argument("--generator-events", type=int, default=2000, help="generator events per experiment")
     p.add_argument("--oversample", type=int, default=10, help="K (default: 10)")
     p.add_argument("--experiments", type=int, default=500, help="pseudo-experiments (default: 500)")
-    p.add_argument("--seed", type=int, default=1, help="seed (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.add_argument("--out", type=Path, required=True, help="output directory (pulls.png, pulls.json)")
     p.set_defaults(func=_cmd_flashsim_pulls)
 
@@ -506,23 +520,15 @@ def _cmd_pf_calibrate(args) -> int:
 
 
 def _cmd_reconstruct(args) -> int:
-    from colliderflow.reconstruct import reconstruct_dataset
+    from colliderflow.reconstruct import reconstruct_dataset, reconstruction_settings
 
-    from colliderflow.dataset.read import dataset_card
-
-    card = dataset_card(args.input) or "cms-like"
-    if args.algo == "pf":
-        settings = {"calibration": args.calibration or card, "config": {}}
-    else:
-        from colliderflow.mlpf.shipped import shipped_model
-
-        model = str(args.model) if args.model else str(shipped_model(card, args.backend))
-        settings = {"model": model, "config": {"backend": args.backend, "binary_threshold": args.binary_threshold,
-                                               "pileup_threshold": args.pileup_threshold,
-                                               "max_memory_gb": args.max_memory_gb}}
-    s = reconstruct_dataset(args.input, args.output, args.algo, settings, jobs=args.jobs, progress=not args.quiet,
+    settings = reconstruction_settings(args.algo, args.dataset, calibration=args.calibration, model=args.model,
+                                       backend=args.backend, binary_threshold=args.binary_threshold,
+                                       pileup_threshold=args.pileup_threshold, max_memory_gb=args.max_memory_gb,
+                                       threads=args.threads)
+    s = reconstruct_dataset(args.dataset, args.out, args.algo, settings, jobs=args.jobs, progress=not args.quiet,
                             allow_partial=args.allow_partial)
-    print(f"{args.output}: {args.algo} on {s['events']} events, {s['chunks_built']} chunk(s) built, "
+    print(f"{args.out}: {args.algo} on {s['events']} events, {s['chunks_built']} chunk(s) built, "
           f"{s['chunks_skipped']} reused" + (f"; PARTIAL: {s['missing_chunks']} dataset chunk(s) missing"
                                               if s["missing_chunks"] else ""))
     return 0
@@ -622,7 +628,7 @@ def _cmd_flashsim_sample(args) -> int:
 
     cfg = SampleConfig(oversample=args.oversample, solver=args.solver, steps=args.steps, batch_size=args.batch_size,
                        seed=args.seed, device=args.device, threads=args.threads)
-    r = sample_file(args.model, args.input, args.output, cfg, progress=not args.quiet)
+    r = sample_file(args.model, args.input, args.out, cfg, progress=not args.quiet)
     print(f"{r['output']}: {r['events']} events ({r['generator_events']} generator events x {args.oversample}) in "
           f"{r['seconds']:.1f} s = {r['events_per_second']:.0f} events/s on {r['device']}")
     return 0

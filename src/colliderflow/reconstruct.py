@@ -34,7 +34,8 @@ from colliderflow.utils.config import from_dict, to_dict
 from colliderflow.utils.jagged import per_event, to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
 
-__all__ = ["MLPFPileupConfig", "iter_events", "candidates_to_array", "reconstruct_dataset", "mlpf_pileup_threshold"]
+__all__ = ["MLPFPileupConfig", "iter_events", "candidates_to_array", "reconstruct_dataset", "reconstruction_settings",
+           "mlpf_pileup_threshold"]
 
 
 
@@ -85,6 +86,33 @@ def _mlpf_factory(settings: dict[str, Any]) -> Callable[[list[dict[str, np.ndarr
 
 #: algorithm name -> factory(settings) returning a function from a chunk's events to their candidates
 _FACTORIES = {"pf": _pf_factory, "mlpf": _mlpf_factory}
+
+
+def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: str | None = None,
+                            model: str | os.PathLike | None = None, backend: str = "torch",
+                            binary_threshold: float = 0.5, pileup_threshold: float = 0.9, max_memory_gb: float = 2.0,
+                            threads: int = 0) -> dict[str, Any]:
+    """The settings of ``reconstruct_dataset`` from command-line choices.
+
+    PF uses ``calibration`` (a card name or ``.pfcalib.json``; default: the dataset's card), MLPF
+    ``model`` (default: the shipped model of the dataset's card for ``backend``) and the inference
+    options (``InferenceConfig``; ``max_memory_gb`` and ``threads`` only change how fast it runs).
+    """
+    from colliderflow.dataset.read import dataset_card
+
+    card = dataset_card(dataset) or "cms-like"
+    if algo == "pf":
+        return {"calibration": calibration or card, "config": {}}
+    if algo != "mlpf":
+        raise ValueError(f"unknown reconstruction {algo!r}; choose one of {sorted(_FACTORIES)}")
+    from colliderflow.mlpf.shipped import shipped_model
+
+    path = str(model) if model else str(shipped_model(card, backend))
+    config = {"backend": backend, "binary_threshold": binary_threshold, "pileup_threshold": pileup_threshold,
+              "max_memory_gb": max_memory_gb}
+    if threads:
+        config["num_threads"] = threads
+    return {"model": path, "config": config}
 
 
 def _resolve_settings(algo: str, settings: dict[str, Any]) -> dict[str, Any]:

@@ -48,3 +48,20 @@ def test_pileup_without_pool_is_explained(tmp_path, capsys):
 def test_unknown_card(tmp_path, capsys):
     assert main(["dataset", "--detector", "atlas", "--events", "1", "--out", str(tmp_path), "--quiet"]) == 1
     assert "atlas" in capsys.readouterr().err
+
+
+def test_one_option_vocabulary_with_the_old_spellings():
+    from colliderflow.cli import build_parser
+    from colliderflow.generate.pileup import PileupRange
+
+    parser = build_parser()
+    new = parser.parse_args(["reconstruct", "--dataset", "d", "--out", "o"])
+    old = parser.parse_args(["reconstruct", "--input", "d", "--output", "o"])
+    assert (new.dataset, new.out) == (old.dataset, old.out)
+    sample = parser.parse_args(["flashsim", "sample", "--model", "m", "--input", "g.root", "--output", "f.root"])
+    assert str(sample.out) == "f.root"
+    assert PileupRange.parse("55:75") == PileupRange.parse("55-75") == PileupRange(55, 75)
+    seeds = {cmd: parser.parse_args(argv).seed for cmd, argv in {
+        "pileup-pool": ["pileup-pool", "--out", "p"], "dataset": ["dataset", "--out", "d"],
+        "generate": ["generate", "--process", "ttbar", "--out", "g.root"], "flashsim pulls": ["flashsim", "pulls", "--out", "p"]}.items()}
+    assert set(seeds.values()) == {0}, seeds

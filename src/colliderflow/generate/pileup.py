@@ -48,15 +48,16 @@ class PileupRange(RangeChecked):
 
     @classmethod
     def parse(cls, text: str | int) -> "PileupRange":
-        """Parse ``"55-75"``, ``"60"`` or ``0``."""
+        """Parse ``"55-75"``, ``"55:75"`` (the range syntax of the other options), ``"60"`` or ``0``."""
         s = str(text).strip()
         try:
-            if "-" in s:
-                lo, hi = s.split("-", 1)
+            sep = ":" if ":" in s else "-" if "-" in s else None
+            if sep:
+                lo, hi = s.split(sep, 1)
                 return cls(int(lo), int(hi))
             return cls(int(s), int(s))
         except ValueError as err:
-            raise ValueError(f"cannot read pileup {text!r}: expected N or LOW-HIGH ({err})") from None
+            raise ValueError(f"cannot read pileup {text!r}: expected N, LOW:HIGH or LOW-HIGH ({err})") from None
 
     def sample(self, rng: np.random.Generator) -> int:
         return int(rng.integers(self.low, self.high + 1))
