@@ -151,7 +151,7 @@ def _linked(sim, element_type: int) -> np.ndarray:
 
 
 def photon_point(card, energy: float, events: int) -> dict:
-    from colliderflow.simulate.elements import ELEMENT_ECAL
+    from colliderflow.schema.elements import ELEMENT_ECAL
     from colliderflow.simulate.material import conversion_probability, radiation_length_budget
 
     r_sum, r_lead, converted, e_true, eta = [], [], [], [], []
@@ -173,7 +173,7 @@ def photon_point(card, energy: float, events: int) -> dict:
 
 
 def electron_point(card, energy: float, events: int) -> dict:
-    from colliderflow.simulate.elements import ELEMENT_ECAL
+    from colliderflow.schema.elements import ELEMENT_ECAL
 
     ep_sum, ep_lead, tracked = [], [], []
     for _, sim in _simulated(card, "e", energy, events, f"electron-{energy}"):
@@ -207,7 +207,7 @@ def hadron_point(detector: str, particle: str, energy: float, events: int, calib
 
 
 def muon_point(card, events: int) -> dict:
-    from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL
+    from colliderflow.schema.elements import ELEMENT_ECAL, ELEMENT_HCAL
 
     ecal, hcal = [], []
     for _, sim in _simulated(card, "mu", MUON_E, events, "muon-mip"):

@@ -65,8 +65,8 @@ def _jet_resolution(data, colls: dict) -> dict:
 
 def _pf_collections(dataset: str, work: Path, n_events: int) -> dict:
     from colliderflow.evaluate.collections import reco_collections
-    from colliderflow.candidates import load_reconstruction
     from colliderflow.reconstruct import reconstruct_dataset
+    from colliderflow.schema.candidates import load_reconstruction
 
     out = work / f"pf_{Path(dataset).name}"
     reconstruct_dataset(dataset, out, "pf", {"calibration": "cms-like"}, progress=False)
@@ -91,7 +91,7 @@ def _evaluate_snapshot(path: Path, samples: dict, configs: dict | None = None) -
     from colliderflow.mlpf.train import to_tensors
     from colliderflow.pf.pileup import mitigate_pileup
     from colliderflow.reconstruct import candidates_to_array
-    from colliderflow.simulate.elements import ELEMENT_FEATURES
+    from colliderflow.schema.elements import ELEMENT_FEATURES
 
     model = load_model(path)
     configs = configs or {"": InferenceConfig()}

@@ -283,8 +283,8 @@ def measure_elements(dataset: Path, recos: dict[str, Path]) -> dict[str, dict]:
     from colliderflow.dataset.read import dataset_files, load_dataset
     from colliderflow.evaluate import elements as E
     from colliderflow.evaluate.report import BOOTSTRAP  # the MET errors' bootstrap, so one setting serves all
-    from colliderflow.candidates import load_candidates
-    from colliderflow.target.classes import NEUTRAL_HADRON
+    from colliderflow.schema.candidates import load_candidates
+    from colliderflow.schema.classes import NEUTRAL_HADRON
 
     twice: dict[str, list] = {n: [] for n in recos}
     missed: dict[str, list] = {n: [] for n in recos}

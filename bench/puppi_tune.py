@@ -34,8 +34,8 @@ from colliderflow.evaluate.jets import ETA_BINS, collection_jets, jet_performanc
 from colliderflow.pf.pileup import PuppiConfig, associate_candidates, puppi_weights
 from colliderflow.physics.met import met, met_response_median, met_xy_resolution
 from colliderflow.physics.resolution import JetCorrections
-from colliderflow.candidates import load_reconstruction
 from colliderflow.reconstruct import iter_events
+from colliderflow.schema.candidates import load_reconstruction
 
 ROOT = Path(__file__).parent.parent
 #: a correction factor of 1 everywhere: the tune looks at raw jets, so that no calibration sample enters it

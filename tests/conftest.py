@@ -52,8 +52,8 @@ def element_predictor(monkeypatch):
     import numpy as np
 
     from colliderflow.mlpf import infer
-    from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_TRACK
-    from colliderflow.target import classes as C
+    from colliderflow.schema import classes as C
+    from colliderflow.schema.elements import ELEMENT_ECAL, ELEMENT_TRACK
 
     class ElementPredictor(infer.Predictor):
         def __init__(self, model_path, config=infer.InferenceConfig()):

@@ -4,8 +4,9 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from colliderflow.candidates import CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION, load_candidates, load_reconstruction
 from colliderflow.reconstruct import MLPFPileupConfig, mlpf_pileup_threshold, reconstruct_dataset
+from colliderflow.schema.candidates import (CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION, load_candidates,
+                                            load_reconstruction)
 from colliderflow.utils.config import to_dict
 from colliderflow.utils.parquet import FileFormatError, read_parquet, write_parquet
 

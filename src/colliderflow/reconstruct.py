@@ -1,7 +1,7 @@
 """Run a reconstruction (PF or MLPF) over a dataset and write candidate chunks.
 
 For every input chunk ``chunk_A_B.parquet`` the output directory gets a chunk of the same
-name holding the candidates (``colliderflow.candidates``), written atomically; existing output
+name holding the candidates (``colliderflow.schema.candidates``), written atomically; existing output
 chunks made from the same input with the same settings are reused, so an interrupted run
 resumes.
 
@@ -24,11 +24,11 @@ import awkward as ak
 import numpy as np
 from tqdm.auto import tqdm
 
-from colliderflow.candidates import (CANDIDATE_FIELDS, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION, MLPF_PILEUP_KEY,
-                                     result_settings)
 from colliderflow.dataset.read import _read_chunk, dataset_files, has_chunks, missing_chunks, validate_chunk
 from colliderflow.pf.pileup import PuppiConfig, VertexConfig, mitigate_pileup
-from colliderflow.simulate.elements import ELEMENT_FEATURES
+from colliderflow.schema.candidates import (CANDIDATE_FIELDS, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION,
+                                            MLPF_PILEUP_KEY, result_settings)
+from colliderflow.schema.elements import ELEMENT_FEATURES
 from colliderflow.utils.atomic import output_dir
 from colliderflow.utils.config import from_dict, to_dict
 from colliderflow.utils.jagged import per_event, to_jagged

@@ -7,7 +7,7 @@ import awkward as ak
 import pytest
 
 from colliderflow.cli import main
-from colliderflow.candidates import load_candidates
+from colliderflow.schema.candidates import load_candidates
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime")
 from colliderflow.mlpf.export import (META_CONFIG, OUTPUT_NAMES, OnnxMLPF, agreement_with_torch,  # noqa: E402
                                       export_onnx)
 from colliderflow.mlpf.model import MLPFConfig  # noqa: E402
-from colliderflow.simulate.elements import ELEMENT_FEATURES  # noqa: E402
+from colliderflow.schema.elements import ELEMENT_FEATURES  # noqa: E402
 from tests.mlpf.test_model import SMALL, WINDOW, make_model, random_events, single_thread  # noqa: E402,F401
 
 

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
 from colliderflow.mlpf.loss import LOSS_TERMS, LossConfig, focal_loss, mlpf_loss  # noqa: E402
-from colliderflow.simulate.elements import ELEMENT_FEATURES  # noqa: E402
+from colliderflow.schema.elements import ELEMENT_FEATURES  # noqa: E402
 from tests.mlpf.test_model import single_thread  # noqa: E402,F401  (autouse fixture)
 
 N_F = len(ELEMENT_FEATURES)

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from colliderflow.mlpf.model import (LOG_FEATURES, MLPF, FeatureScaler, MLPFConfig,  # noqa: E402
                                      count_parameters, element_mask)
-from colliderflow.simulate.elements import ELEMENT_FEATURES  # noqa: E402
+from colliderflow.schema.elements import ELEMENT_FEATURES  # noqa: E402
 from colliderflow.utils.config import ConfigError  # noqa: E402
 
 SMALL = MLPFConfig(width=32, num_heads=4, num_layers=2, ffn_dim=64)

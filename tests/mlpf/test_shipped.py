@@ -8,7 +8,7 @@ import pytest
 
 from colliderflow.cli import main
 from colliderflow.mlpf.shipped import shipped_model
-from colliderflow.candidates import load_candidates
+from colliderflow.schema.candidates import load_candidates
 
 
 def test_shipped_files_exist_and_describe_themselves():

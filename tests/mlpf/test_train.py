@@ -111,7 +111,7 @@ def test_unknown_override_is_named():
 
 def test_inference_torch_and_onnx_agree(dataset, tmp_path):
     from colliderflow.cli import main
-    from colliderflow.candidates import load_candidates
+    from colliderflow.schema.candidates import load_candidates
 
     T.train(_config(dataset, tmp_path / "m", **{"optim.max_steps": 4}), progress=False)
     model = tmp_path / "m" / "model.pt"

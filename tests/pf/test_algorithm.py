@@ -6,10 +6,10 @@ import pytest
 from colliderflow.generate.guns import GunConfig, shoot
 from colliderflow.pf.calibration import load_calibration
 from colliderflow.pf.reconstruct import reconstruct_event
+from colliderflow.schema import classes as C
+from colliderflow.schema.elements import stack_elements
 from colliderflow.simulate.card import load_card
 from colliderflow.simulate.detector import simulate_event
-from colliderflow.simulate.elements import stack_elements
-from colliderflow.target import classes as C
 
 
 @pytest.fixture(scope="module")

@@ -50,8 +50,8 @@ def test_puppi_without_pileup_keeps_neutrals():
 
 def _event(rng, vertices_z, tracks_per_vertex, n_clusters):
     """Elements (tracks from the given vertices, then clusters) and one candidate per element."""
-    from colliderflow.candidates import empty_candidates
-    from colliderflow.simulate.elements import ELEMENT_HCAL, ELEMENT_TRACK, stack_elements
+    from colliderflow.schema.candidates import empty_candidates
+    from colliderflow.schema.elements import ELEMENT_HCAL, ELEMENT_TRACK, stack_elements
 
     vz = np.concatenate([rng.normal(z, 0.01, k) for z, k in zip(vertices_z, tracks_per_vertex)])
     nt = len(vz)
@@ -72,7 +72,7 @@ def _event(rng, vertices_z, tracks_per_vertex, n_clusters):
 
 def _former_pf_code(x, cands, vertex_config, puppi_config):
     """The pileup part of pf/reconstruct.py:reconstruct_event before it became mitigate_pileup (an oracle)."""
-    from colliderflow.simulate.elements import ELEMENT_TRACK
+    from colliderflow.schema.elements import ELEMENT_TRACK
 
     cands = {k: v.copy() for k, v in cands.items()}
     tracks = np.flatnonzero(x["type"] == ELEMENT_TRACK)
@@ -109,8 +109,8 @@ def test_mitigate_pileup_is_the_former_pf_code(seed):
 
 
 def test_mitigate_pileup_on_a_hand_made_event():
-    from colliderflow.candidates import empty_candidates
-    from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_TRACK, stack_elements
+    from colliderflow.schema.candidates import empty_candidates
+    from colliderflow.schema.elements import ELEMENT_ECAL, ELEMENT_TRACK, stack_elements
 
     # PV: 5 hard tracks at z = 0; pileup vertex: 3 soft tracks at z = 5 cm; a track 2 mm from the PV
     # (outside the 0.5 mm window, inside PUPPI's 3 mm); a track at z = 20 cm; an ECAL cluster

@@ -10,7 +10,7 @@ import pytest
 
 from colliderflow.mlpf.infer import InferenceConfig, Predictor
 from colliderflow.mlpf.shipped import shipped_model
-from colliderflow.simulate.elements import ELEMENT_FEATURES
+from colliderflow.schema.elements import ELEMENT_FEATURES
 from tests.reliability.conftest import one_line_error, run
 
 

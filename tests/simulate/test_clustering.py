@@ -5,13 +5,13 @@ import dataclasses
 import numpy as np
 import pytest
 
+from colliderflow.schema.elements import (
+    CLUSTER_FEATURES, COMMON_FEATURES, ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD,
+)
 from colliderflow.simulate.calo_config import EcalConfig, HcalConfig, HfConfig
 from colliderflow.simulate.calorimeter import CaloOutput, invert_response, simulate_calorimeters
 from colliderflow.simulate.cells import build_cells
 from colliderflow.simulate.clustering import ClusteringConfig, cluster_plane
-from colliderflow.simulate.elements import (
-    CLUSTER_FEATURES, COMMON_FEATURES, ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD,
-)
 from colliderflow.simulate.geometry import Geometry
 from colliderflow.simulate.impacts import KIND_EM, KIND_HADRON, KIND_MIP, CaloImpacts
 from tests.simulate.calo_gun import projective_impacts

@@ -117,3 +117,13 @@ def test_no_import_cycle():
     """No cycle anywhere in the package (the calorimeter and its showers used to import each other)."""
     cycles = import_cycles(import_graph())
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_ground_floor_imports_no_stage():
+    """The ground floor imports no stage: ``utils`` only itself, the shared vocabulary ``schema`` only ``utils``."""
+    allowed = {"utils": {"utils"}, "schema": {"schema", "utils"}}
+    for name, imported in import_graph().items():
+        floor = name.split(".")[1] if "." in name else None
+        if floor in allowed:
+            stages = sorted(m for m in imported if m.split(".")[1] not in allowed[floor])
+            assert not stages, f"{name} imports {stages}"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from colliderflow.generate.particles import GenParticles
-from colliderflow.simulate.elements import COMMON_FEATURES, ELEMENT_TRACK, TRACK_FEATURES
+from colliderflow.schema.elements import COMMON_FEATURES, ELEMENT_TRACK, TRACK_FEATURES
 from colliderflow.simulate.geometry import Geometry
 from colliderflow.simulate.impacts import KIND_EM, KIND_HADRON, KIND_MIP, SURFACE_CALO, SURFACE_HF
 from colliderflow.simulate.material import MaterialConfig

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from colliderflow.generate.particles import GenParticles
-from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFHAD, ELEMENT_TRACK, stack_elements
+from colliderflow.schema import classes as C
+from colliderflow.schema.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFHAD, ELEMENT_TRACK, stack_elements
 from colliderflow.simulate.simevent import SimEvent
-from colliderflow.target import classes as C
 from colliderflow.target.build import build_target, truth_mask
 
 

@@ -12,8 +12,8 @@ import numpy as np
 
 from colliderflow.dataset.schema import (CHUNK_KIND, RECORD_FIELDS, SCHEMA_VERSION, TOP_FIELDS, manifest_path,
                                          parse_chunk_name)
-from colliderflow.simulate.elements import ELEMENT_NAMES
-from colliderflow.target.classes import CLASS_NAMES
+from colliderflow.schema.classes import CLASS_NAMES
+from colliderflow.schema.elements import ELEMENT_NAMES
 from colliderflow.utils.jagged import first_non_finite
 from colliderflow.utils.parquet import FileFormatError, read_parquet
 

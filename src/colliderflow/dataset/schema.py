@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS
-from colliderflow.simulate.elements import ELEMENT_FEATURES
+from colliderflow.schema.elements import ELEMENT_FEATURES
 
 __all__ = ["SCHEMA_VERSION", "CHUNK_KIND", "MANIFEST", "TARGET_FIELDS", "TRUTH_FIELDS", "EVENT_FIELDS",
            "TOP_FIELDS", "RECORD_FIELDS", "chunk_name", "parse_chunk_name", "manifest_path"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from colliderflow.target import classes as C
+from colliderflow.schema import classes as C
 
 __all__ = ["truth_collection", "target_collection", "reco_collections", "gen_class"]
 

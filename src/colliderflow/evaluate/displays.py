@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from colliderflow.plotting import save
-from colliderflow.simulate.elements import ELEMENT_NAMES
-from colliderflow.target.classes import CLASS_NAMES
+from colliderflow.schema.classes import CLASS_NAMES
+from colliderflow.schema.elements import ELEMENT_NAMES
 
 __all__ = ["event_display"]
 

@@ -27,8 +27,8 @@ import awkward as ak
 import numpy as np
 
 from colliderflow.physics.uncertainty import event_bootstrap
-from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL
-from colliderflow.target.classes import NEUTRAL_HADRON
+from colliderflow.schema.classes import NEUTRAL_HADRON
+from colliderflow.schema.elements import ELEMENT_ECAL, ELEMENT_HCAL
 
 __all__ = ["candidate_element_index", "untargeted_cluster_pt", "missed_target_pt", "target_pt_sum",
            "ratio_of_sums"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from colliderflow.physics.matching import match_closest
 from colliderflow.physics.uncertainty import binomial_error
-from colliderflow.target import classes as C
+from colliderflow.schema import classes as C
 
 __all__ = ["match_particles", "efficiency_fake"]
 

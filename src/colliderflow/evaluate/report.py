@@ -22,8 +22,8 @@ from colliderflow.physics.jec import load_jec_file, save_jec_file, shipped_jec
 from colliderflow.physics.met import met, met_response_median, met_xy_resolution, type1_met
 from colliderflow.physics.resolution import JetCorrections, summarise_response
 from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, series_style, use_cms_style
-from colliderflow.candidates import load_reconstruction
 from colliderflow.reconstruct import iter_events, mlpf_pileup_threshold
+from colliderflow.schema.candidates import load_reconstruction
 from colliderflow.target.validation import pileup_label
 from colliderflow.utils.atomic import atomic_dir, atomic_write_text
 

@@ -6,5 +6,14 @@ dequantisation), ``nets`` (multiplicity classifiers, flow-matching vector fields
 (MET and PV models), ``bundle`` (the trained-model file and what each model predicts),
 ``train``, ``ode`` (solvers), ``sample`` (simulation with oversampling),
 ``stats`` (fold-aware histograms for oversampled samples), ``metrics`` and ``validate``
-(Flash versus Full).
+(Flash versus Full: ``validate.validate``; the package attribute ``validate`` stays the module).
 """
+
+from colliderflow.utils.lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "sample": ["FlashSim", "SampleConfig", "sample_file"],
+    "train": ["FlashSimTrainConfig", "train_flashsim"],
+    "validate": ["ValidateConfig"],
+    "bundle": ["read_bundle", "save_bundle"],
+})

@@ -7,10 +7,13 @@ ONNX export and an ONNX Runtime wrapper (onnx and onnxruntime are imported only 
 Needs the ``ml`` extra.
 """
 
-from colliderflow.mlpf.export import OnnxMLPF, export_onnx
-from colliderflow.mlpf.files import load_model, save_model
-from colliderflow.mlpf.loss import LossConfig, mlpf_loss
-from colliderflow.mlpf.model import MLPF, FeatureScaler, MLPFConfig, count_parameters
+from colliderflow.utils.lazy import lazy_exports
 
-__all__ = ["MLPF", "MLPFConfig", "FeatureScaler", "count_parameters", "LossConfig", "mlpf_loss",
-           "export_onnx", "OnnxMLPF", "load_model", "save_model"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "model": ["MLPF", "MLPFConfig", "FeatureScaler", "count_parameters"],
+    "loss": ["LossConfig", "mlpf_loss"],
+    "export": ["export_onnx", "OnnxMLPF"],
+    "files": ["load_model", "save_model"],
+    "infer": ["InferenceConfig", "Predictor"],
+    "train": ["TrainConfig", "load_train_config"],
+})

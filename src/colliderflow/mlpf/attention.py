@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from colliderflow.simulate.elements import ELEMENT_TRACK
+from colliderflow.schema.elements import ELEMENT_TRACK
 
 __all__ = ["N_ORDERS", "PAIR_FEATURES", "calo_positions", "serialization_key", "window_partition",
            "pair_features", "PairBias", "DenseAttention", "WindowAttention", "window_layout"]

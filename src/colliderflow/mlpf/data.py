@@ -17,7 +17,7 @@ import awkward as ak
 import numpy as np
 
 from colliderflow.dataset.read import load_dataset
-from colliderflow.simulate.elements import ELEMENT_FEATURES
+from colliderflow.schema.elements import ELEMENT_FEATURES
 
 __all__ = ["TARGET_COLUMNS", "Events", "load_events", "split_indices", "make_batches", "pad_batch"]
 

@@ -48,7 +48,7 @@ import torch
 from torch import Tensor, nn
 
 from colliderflow.mlpf.model import MLPF, MLPFConfig
-from colliderflow.simulate.elements import ELEMENT_FEATURES
+from colliderflow.schema.elements import ELEMENT_FEATURES
 from colliderflow.utils.atomic import atomic_path
 
 __all__ = ["OUTPUT_NAMES", "META_CONFIG", "META_FEATURES", "META_OUTPUTS", "META_ATTENTION", "DEFAULT_PROVIDERS",

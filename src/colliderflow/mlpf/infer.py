@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from colliderflow.candidates import empty_candidates
 from colliderflow.mlpf.data import make_batches
-from colliderflow.simulate.elements import ELEMENT_FEATURES, ELEMENT_TRACK
-from colliderflow.target import classes as C
+from colliderflow.schema import classes as C
+from colliderflow.schema.candidates import empty_candidates
+from colliderflow.schema.elements import ELEMENT_FEATURES, ELEMENT_TRACK
 from colliderflow.utils.config import RangeChecked, fraction, non_negative, positive
 from colliderflow.utils.parquet import FileFormatError
 from colliderflow.utils.torchfile import as_file_error

@@ -17,7 +17,7 @@ events share its batch. Attention (``colliderflow.mlpf.attention``, chosen by
 space-filling curves in eta-phi with a pairwise Delta R / k_T bias (cost N * window).
 
 Columns 0..4 of ``X`` must be ``type, pt, eta, phi, energy`` (``COMMON_FEATURES`` of
-``colliderflow.simulate.elements``); units GeV and rad. With ``n_features`` other than
+``colliderflow.schema.elements``); units GeV and rad. With ``n_features`` other than
 ``len(ELEMENT_FEATURES)`` the remaining columns are anonymous and only pt and energy are log-scaled.
 """
 
@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from colliderflow.mlpf.attention import (N_ORDERS, DenseAttention, PairBias, WindowAttention, calo_positions,
                                          window_layout)
-from colliderflow.simulate.elements import ELEMENT_FEATURES
+from colliderflow.schema.elements import ELEMENT_FEATURES
 from colliderflow.utils import config as _config
 
 __all__ = ["MLPFConfig", "FeatureScaler", "MLPF", "LOG_FEATURES", "REGRESSION_TARGETS", "MAX_LOG_RATIO",

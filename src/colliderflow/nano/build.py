@@ -20,7 +20,7 @@ from colliderflow.nano.io import NanoWriter, event_ids
 from colliderflow.nano.reco import TRACK_FIELDS, RecoConfig, reco_objects
 from colliderflow.physics.jec import load_jec_file, shipped_jec
 from colliderflow.physics.resolution import JetCorrections
-from colliderflow.candidates import read_candidate_chunk
+from colliderflow.schema.candidates import read_candidate_chunk
 from colliderflow.utils.config import to_dict
 from colliderflow.utils.jagged import per_event
 

@@ -38,8 +38,8 @@ from colliderflow.physics.matching import closest_within
 from colliderflow.physics.met import met as missing_et
 from colliderflow.physics.neighbours import delta_r, pairs_within
 from colliderflow.physics.resolution import JetCorrections
-from colliderflow.simulate.elements import ELEMENT_TRACK
-from colliderflow.target import classes as C
+from colliderflow.schema import classes as C
+from colliderflow.schema.elements import ELEMENT_TRACK
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 from colliderflow.utils.jagged import per_event, to_jagged
 

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from colliderflow.candidates import concat_candidates, empty_candidates
 from colliderflow.pf.calibration import HadronCalibration
 from colliderflow.pf.links import Links
 from colliderflow.physics.neighbours import delta_phi
-from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD, ELEMENT_TRACK
-from colliderflow.target import classes as C
+from colliderflow.schema import classes as C
+from colliderflow.schema.candidates import concat_candidates, empty_candidates
+from colliderflow.schema.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD, ELEMENT_TRACK
 from colliderflow.utils.config import RangeChecked, bounded, fraction, non_negative
 
 __all__ = ["PFConfig", "build_particles"]
@@ -103,7 +103,7 @@ def _track_p(x, rows):
 
 def build_particles(x: dict[str, np.ndarray], links: Links, calib: HadronCalibration,
                     config: PFConfig = PFConfig()) -> dict[str, np.ndarray]:
-    """PF candidates of one event (see ``colliderflow.candidates``); ``vertex`` is filled later."""
+    """PF candidates of one event (see ``colliderflow.schema.candidates``); ``vertex`` is filled later."""
     n = len(x["type"])
     types = x["type"].astype(np.int64)
     is_track = types == ELEMENT_TRACK

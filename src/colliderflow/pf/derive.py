@@ -9,9 +9,9 @@ from colliderflow.generate.guns import GunConfig
 from colliderflow.generate.source import EventSource, GenerationConfig
 from colliderflow.pf.calibration import HadronCalibration, fit_calibration
 from colliderflow.physics.jets import delta_r
+from colliderflow.schema.elements import ELEMENT_ECAL, ELEMENT_HCAL
 from colliderflow.simulate.card import load_card
 from colliderflow.simulate.detector import simulate_event
-from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL
 from colliderflow.utils.rng import event_rng
 
 __all__ = ["gun_calorimeter_response", "derive_calibration"]

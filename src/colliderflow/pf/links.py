@@ -17,7 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from colliderflow.physics.neighbours import delta_phi, pairs_within
-from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_TRACK, N_DEPTH_LAYERS
+from colliderflow.schema.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_TRACK, N_DEPTH_LAYERS
 from colliderflow.utils.config import RangeChecked, positive
 
 __all__ = ["LinkConfig", "Links", "link_elements"]
@@ -89,7 +89,7 @@ def link_elements(x: dict[str, np.ndarray], config: LinkConfig = LinkConfig()) -
     """Link the elements of one event and build blocks.
 
     Args:
-        x: element features, name -> (E,) array (see ``colliderflow.simulate.elements``).
+        x: element features, name -> (E,) array (see ``colliderflow.schema.elements``).
     """
     n = len(x["type"])
     types = x["type"].astype(np.int64)

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from colliderflow.physics.neighbours import delta_r, pairs_within
-from colliderflow.simulate.elements import ELEMENT_TRACK
+from colliderflow.schema.elements import ELEMENT_TRACK
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 
 __all__ = ["VertexConfig", "PuppiRegion", "PuppiConfig", "DEFAULT_REGIONS", "find_vertices", "associate", "associate_candidates",
@@ -308,7 +308,7 @@ def mitigate_pileup(x: dict[str, np.ndarray], cands: dict[str, np.ndarray],
 
     Args:
         x: element features of the event, name -> (E,) array (``type``, ``vz``, ``dz_err``, ``pt``).
-        cands: the event's candidates (``colliderflow.candidates`` fields), (N,) arrays; ``element``
+        cands: the event's candidates (``colliderflow.schema.candidates`` fields), (N,) arrays; ``element``
             indexes ``x``.
 
     Returns:

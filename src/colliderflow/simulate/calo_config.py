@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from colliderflow.simulate.elements import N_DEPTH_LAYERS
+from colliderflow.schema.elements import N_DEPTH_LAYERS
 from colliderflow.utils.config import RangeChecked, bounded, fraction, non_negative, positive
 
 __all__ = ["EcalConfig", "HcalConfig", "HfConfig"]

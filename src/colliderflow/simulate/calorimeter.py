@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from colliderflow.schema.elements import (
+    CLUSTER_FEATURES, COMMON_FEATURES, ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD,
+)
 from colliderflow.simulate.calo_config import EcalConfig, HcalConfig, HfConfig
 from colliderflow.simulate.cells import build_cells
 from colliderflow.simulate.clustering import CaloClusters, ClusteringConfig, cluster_hits
-from colliderflow.simulate.elements import (
-    CLUSTER_FEATURES, COMMON_FEATURES, ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD,
-)
 from colliderflow.simulate.geometry import Geometry
 from colliderflow.simulate.impacts import (
     KIND_EM, KIND_HADRON, KIND_MIP, SURFACE_CALO, SURFACE_HF, CaloImpacts,

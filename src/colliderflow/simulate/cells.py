@@ -22,8 +22,8 @@ from functools import cached_property, lru_cache
 import numpy as np
 from scipy.special import erfc
 
+from colliderflow.schema.elements import N_DEPTH_LAYERS
 from colliderflow.simulate.calo_config import EcalConfig, HcalConfig, HfConfig
-from colliderflow.simulate.elements import N_DEPTH_LAYERS
 from colliderflow.simulate.geometry import Geometry
 
 __all__ = ["CellGrid", "CaloCells", "build_cells", "projective_point"]

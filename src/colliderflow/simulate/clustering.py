@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from colliderflow.schema.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD, N_DEPTH_LAYERS
 from colliderflow.simulate.cells import CellGrid
-from colliderflow.simulate.elements import ELEMENT_ECAL, ELEMENT_HCAL, ELEMENT_HFEM, ELEMENT_HFHAD, N_DEPTH_LAYERS
 from colliderflow.simulate.readout import CaloHits, PlaneReadout
 from colliderflow.utils.config import RangeChecked, fraction, non_negative, positive
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from colliderflow.generate.particles import GenParticles
+from colliderflow.schema.elements import stack_elements
 from colliderflow.simulate.calorimeter import simulate_calorimeters
 from colliderflow.simulate.card import DetectorCard
-from colliderflow.simulate.elements import stack_elements
 from colliderflow.simulate.simevent import SimEvent
 from colliderflow.simulate.tracking import propagate_and_track
 

@@ -21,9 +21,9 @@ import numpy as np
 from numba import njit
 from scipy.special import gammainc, gammaincc
 
+from colliderflow.schema.elements import N_DEPTH_LAYERS
 from colliderflow.simulate.calo_config import EcalConfig, HcalConfig, HfConfig
 from colliderflow.simulate.cells import CaloCells
-from colliderflow.simulate.elements import N_DEPTH_LAYERS
 from colliderflow.simulate.helix import C_LIGHT
 from colliderflow.simulate.impacts import CaloImpacts
 from colliderflow.utils.columns import Columns

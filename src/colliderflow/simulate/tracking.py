@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from colliderflow.generate.particles import GenParticles
-from colliderflow.simulate.elements import COMMON_FEATURES, ELEMENT_TRACK, TRACK_FEATURES
+from colliderflow.schema.elements import COMMON_FEATURES, ELEMENT_TRACK, TRACK_FEATURES
 from colliderflow.simulate.geometry import Geometry
 from colliderflow.simulate.helix import (
     C_LIGHT, Helix, SurfaceHit, closest_approach, intersect_surface, path_length, position_eta_phi, time_of_flight,

@@ -15,13 +15,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from colliderflow.generate.particles import GenParticles
+from colliderflow.schema.classes import CHARGED_HADRON, ELECTRON, HF_EM, HF_HAD, MUON, NEUTRAL_HADRON, NONE, PHOTON
+from colliderflow.schema.elements import ELEMENT_HFEM, ELEMENT_HFHAD
 from colliderflow.simulate.simevent import SimEvent
-from colliderflow.simulate.elements import ELEMENT_HFEM, ELEMENT_HFHAD
-from colliderflow.target.classes import NONE, class_of_pid
 
-__all__ = ["Target", "build_target", "truth_mask", "NEUTRINOS"]
+__all__ = ["Target", "build_target", "class_of_pid", "truth_mask", "NEUTRINOS"]
 
 NEUTRINOS = (12, 14, 16)
+
+
+def class_of_pid(pid: np.ndarray, charge: np.ndarray, has_track: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Target class of particles from their PDG id.
+
+    Args:
+        pid, charge: (N,) PDG id and charge.
+        has_track: (N,) whether the particle is reconstructed as a track (its primary element).
+        forward: (N,) whether the primary element is an HF cluster.
+
+    Returns:
+        (N,) int8 class codes. Charged particles without a track become neutral: a charged
+        hadron (or a muon) becomes a neutral hadron, an electron a photon.
+    """
+    a = np.abs(pid)
+    em = (a == 11) | (a == 22)
+    cls = np.where(em, PHOTON, NEUTRAL_HADRON)
+    tracked = has_track & (charge != 0)
+    cls = np.where(tracked, np.select([a == 11, a == 13], [ELECTRON, MUON], CHARGED_HADRON), cls)
+    cls = np.where(forward & ~tracked, np.where(em, HF_EM, HF_HAD), cls)
+    return cls.astype(np.int8)
 
 
 @dataclass

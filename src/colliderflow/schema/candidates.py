@@ -15,7 +15,8 @@ One Parquet file per input chunk, records per event; fields (all jagged per even
 
 The header of each file holds ``algo`` ('pf' or 'mlpf'), the resolved ``settings`` and the
 header of the dataset chunk it was made from (``input_header``); readers check all three. This
-module is the format's one home: ``reconstruct`` writes it, ``evaluate`` and ``nano`` read it.
+module is the format's one home: ``pf`` and ``mlpf`` fill the fields, ``reconstruct`` writes the
+files, ``evaluate`` and ``nano`` read them.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Tracks and clusters share one feature vector (the union of both lists below); a track
 leaves the cluster-only features at zero and vice versa. Units: GeV, cm, ns, rad.
+``simulate`` fills the features (``tracking``, ``calorimeter``) and joins them with
+:func:`stack_elements`; ``dataset``, ``pf``, ``mlpf``, ``nano`` and ``evaluate`` read them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import numpy as np
 
 __all__ = [
     "ELEMENT_TRACK", "ELEMENT_ECAL", "ELEMENT_HCAL", "ELEMENT_HFEM", "ELEMENT_HFHAD",
-    "ELEMENT_NAMES", "TRACK_FEATURES", "CLUSTER_FEATURES", "ELEMENT_FEATURES", "N_DEPTH_LAYERS",
+    "ELEMENT_NAMES", "COMMON_FEATURES", "TRACK_FEATURES", "CLUSTER_FEATURES", "ELEMENT_FEATURES", "N_DEPTH_LAYERS",
     "stack_elements",
 ]
 
