@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import colliderflow
-from colliderflow.dataset.read import has_chunks
+from colliderflow.dataset.read import has_chunks, read_manifest
 from colliderflow.dataset.schema import (CHUNK_KIND, EVENT_FIELDS, SCHEMA_VERSION, TARGET_FIELDS, TRUTH_FIELDS,
                                          chunk_name, manifest_path)
 from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS, GenEvent
@@ -214,8 +214,8 @@ def build_dataset(config: DatasetConfig, out: str | os.PathLike, jobs: int = 1,
     identity = config.identity(card)
     with output_dir(out, complete=has_chunks) as out:
         manifest = manifest_path(out)
-        if manifest.exists():
-            old = json.loads(manifest.read_text())
+        old = read_manifest(out)
+        if old is not None:
             if old.get("identity") != identity or old.get("events") != config.events:
                 raise FileExistsError(
                     f"{out} holds a dataset of another configuration (see {manifest}); "

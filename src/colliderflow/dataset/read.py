@@ -17,12 +17,31 @@ from colliderflow.schema.elements import ELEMENT_NAMES
 from colliderflow.utils.jagged import first_non_finite
 from colliderflow.utils.parquet import FileFormatError, read_parquet
 
-__all__ = ["IncompleteDatasetError", "dataset_files", "has_chunks", "missing_chunks", "dataset_card", "load_dataset",
-           "validate_chunk", "inspect_dataset"]
+__all__ = ["IncompleteDatasetError", "dataset_files", "has_chunks", "read_manifest", "missing_chunks", "dataset_card",
+           "load_dataset", "validate_chunk", "inspect_dataset"]
 
 
 class IncompleteDatasetError(FileFormatError):
     """A dataset whose manifest lists chunks that are not (yet) there."""
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The manifest of dataset folder ``folder`` (``_dataset.json``, or a legacy ``dataset.json``),
+    or None if it has none.
+
+    Raises:
+        FileFormatError: the manifest is not a JSON object with a chunk list and an identity.
+    """
+    manifest = manifest_path(Path(folder))
+    if not manifest.exists():
+        return None
+    try:
+        content = json.loads(manifest.read_text())
+        if not (isinstance(content.get("chunks", []), list) and isinstance(content.get("identity", {}), dict)):
+            raise TypeError("'chunks' must be a list and 'identity' a mapping")
+    except (json.JSONDecodeError, AttributeError, TypeError) as err:
+        raise FileFormatError(f"{manifest}: corrupt manifest: {err!r}") from None
+    return content
 
 
 def missing_chunks(path: str | os.PathLike) -> tuple[list[str], int]:
@@ -31,15 +50,10 @@ def missing_chunks(path: str | os.PathLike) -> tuple[list[str], int]:
     A single chunk file, or a directory without a manifest, is complete by definition: ([], 0).
     """
     path = Path(path)
-    if not path.is_dir():
+    manifest = read_manifest(path) if path.is_dir() else None
+    if manifest is None:
         return [], 0
-    manifest = manifest_path(path)
-    if not manifest.exists():
-        return [], 0
-    try:
-        listed = json.loads(manifest.read_text()).get("chunks", [])
-    except (json.JSONDecodeError, AttributeError) as err:
-        raise FileFormatError(f"{manifest}: corrupt manifest: {err}") from None
+    listed = manifest.get("chunks", [])
     return [c for c in listed if not (path / c).is_file()], len(listed)
 
 
@@ -73,14 +87,13 @@ def has_chunks(folder: Path) -> bool:
 
 def dataset_card(path: str | os.PathLike) -> str | None:
     """The detector card named in a dataset's manifest (directory or one of its chunks), or None."""
-    path = Path(path)
-    manifest = manifest_path(path if path.is_dir() else path.parent)
-    if not manifest.exists():
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    manifest = read_manifest(folder)
+    if manifest is None:
         return None
-    try:
-        return json.loads(manifest.read_text())["identity"]["detector"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise FileFormatError(f"{manifest}: corrupt manifest: {err!r}") from None
+    if "detector" not in manifest.get("identity", {}):
+        raise FileFormatError(f"{manifest_path(folder)}: corrupt manifest: no identity.detector")
+    return manifest["identity"]["detector"]
 
 
 def validate_chunk(path: Path, array: ak.Array, fields: tuple[str, ...] | list[str] = TOP_FIELDS) -> None:

@@ -213,7 +213,7 @@ class FlashSim:
 
 
 #: what FlashSim reads of its input: the generator record and the event identity
-_GEN_READ = (*GEN_COLLECTIONS, *GEN_SINGLETONS, "run", "event", "genWeight")
+_GEN_READ = (*GEN_INPUTS, "genWeight")
 
 
 def _gen_batches(path: str | os.PathLike, batch_size: int) -> Iterator[ak.Array]:
@@ -224,8 +224,6 @@ def _gen_batches(path: str | os.PathLike, batch_size: int) -> Iterator[ak.Array]
 def sample_file(model: str | os.PathLike, input_path: str | os.PathLike, output: str | os.PathLike,
                 config: SampleConfig, progress: bool = True) -> dict[str, Any]:
     """Simulate every generator event of ``input_path`` K times and write ``output`` (.root/.parquet)."""
-    if config.oversample < 1:
-        raise ValueError(f"oversample must be >= 1, got {config.oversample}")
     if config.threads:
         torch.set_num_threads(config.threads)
     sim = FlashSim(model, config.device)

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import awkward as ak
-import numpy as np
 from tqdm import tqdm
 
 from colliderflow.dataset.read import dataset_card, dataset_files, load_dataset, missing_chunks
-from colliderflow.nano.gen import GenConfig, gen_objects
-from colliderflow.nano.io import NanoWriter, event_ids
+from colliderflow.nano.gen import GenConfig, event_scalars, gen_objects
+from colliderflow.nano.io import NanoWriter
 from colliderflow.nano.reco import TRACK_FIELDS, RecoConfig, reco_objects
 from colliderflow.physics.jec import load_jec_file, shipped_jec
 from colliderflow.physics.resolution import JetCorrections
@@ -52,10 +51,7 @@ def nano_batch(data: ak.Array, cands: ak.Array, jec: JetCorrections | None,
     genjets = per_event(gen["GenJet"], ["eta", "phi"])
     genparts = per_event(gen["GenPart"], ["eta", "phi", "pdgId"])
     reco = reco_objects(data.X, cands, genjets, genparts, jec, reco_config)
-    ev = data.event
-    fields = {**gen, **reco, **event_ids(ak.to_numpy(ev.seed), ak.to_numpy(ev.index)),
-              "genWeight": ak.to_numpy(ev.weight).astype(np.float32)}
-    return ak.zip(fields, depth_limit=1)
+    return ak.zip({**gen, **reco, **event_scalars(data.event)}, depth_limit=1)
 
 
 def build_nano(dataset: str | os.PathLike, candidates: str | os.PathLike, output: str | os.PathLike,

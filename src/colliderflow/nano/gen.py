@@ -25,6 +25,7 @@ import awkward as ak
 import numpy as np
 
 from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU
+from colliderflow.nano.io import event_ids
 from colliderflow.nano.schema import GEN_COLLECTIONS, STATUS_FLAGS
 from colliderflow.physics.jets import cluster_jets
 from colliderflow.physics.matching import closest_within
@@ -32,7 +33,7 @@ from colliderflow.physics.neighbours import pairs_within
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 from colliderflow.utils.jagged import per_event, to_jagged
 
-__all__ = ["GenConfig", "gen_objects"]
+__all__ = ["GenConfig", "gen_objects", "event_scalars"]
 
 
 @dataclass
@@ -134,3 +135,10 @@ def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak
         "Pileup": ak.zip({"nPU": ak.to_numpy(ev.n_pu).astype(np.int32),
                           "nTrueInt": ak.to_numpy(ev.n_pu).astype(np.float32)}),
     }
+
+
+def event_scalars(event: ak.Array) -> dict[str, np.ndarray]:
+    """The nano scalars of generator events' ``event`` records: run (the seed), luminosityBlock,
+    event (the generator index) and genWeight, each (events,)."""
+    return {**event_ids(ak.to_numpy(event.seed), ak.to_numpy(event["index"])),
+            "genWeight": ak.to_numpy(event.weight).astype(np.float32)}

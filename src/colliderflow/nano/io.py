@@ -232,6 +232,19 @@ def read_nano_header(path: str | os.PathLike) -> dict[str, Any]:
     return _check_header(path, header)
 
 
+def _is_counter(branch: str) -> bool:
+    """Whether ``branch`` is a collection's counter (``nJet``), which the in-memory layout derives."""
+    return branch.startswith("n") and branch[1:] in COLLECTIONS
+
+
+def _in_memory_layout(events: ak.Array) -> ak.Array:
+    """Events as collections, singletons and scalars: flat NanoAOD branches or columns (as files hold
+    them) are grouped; an array already in that layout (e.g. re-saved by awkward) is kept."""
+    if any(name in events.fields for name in (*COLLECTIONS, *SINGLETONS)):
+        return events
+    return _group_root(events)
+
+
 def _group_root(arrays: ak.Array) -> ak.Array:
     fields: dict[str, Any] = {}
     names = set(arrays.fields)
@@ -299,9 +312,7 @@ def read_nano(path: str | os.PathLike, entry_start: int | None = None, entry_sto
                 raise FileFormatError(f"{path}: cannot read data (truncated or corrupt?): {one_line(err)}") from None
         else:
             events, _ = read_parquet(path, NANO_KIND, NANO_SCHEMA_VERSION)
-        events = events[entry_start:entry_stop]
-        if not any(name in events.fields for name in (*COLLECTIONS, *SINGLETONS)):
-            events = _group_root(events)  # flat NanoAOD columns (as written); a re-saved in-memory layout stays
+        events = _in_memory_layout(events[entry_start:entry_stop])
     else:
         import uproot
 
@@ -309,11 +320,11 @@ def read_nano(path: str | os.PathLike, entry_start: int | None = None, entry_sto
             with uproot.open(path) as f:
                 tree = f[_TREE]
                 arrays = tree.arrays(entry_start=entry_start, entry_stop=entry_stop,
-                                     filter_name=lambda n: not (n.startswith("n") and n[1:] in COLLECTIONS))
+                                     filter_name=lambda n: not _is_counter(n))
         except Exception as err:
             raise FileFormatError(f"{path}: cannot read the {_TREE} tree (truncated or corrupt?): {one_line(err)}") \
                 from None
-        events = _group_root(arrays)
+        events = _in_memory_layout(arrays)
     validate_nano(path, events, require)
     return events
 
@@ -356,8 +367,7 @@ def iter_nano(path: str | os.PathLike, step: int, require: tuple[str, ...] = (),
     read_nano_header(path)
     try:
         for events in _raw_batches(path, step, _wanted(only)):
-            if not any(name in events.fields for name in (*COLLECTIONS, *SINGLETONS)):
-                events = _group_root(events)
+            events = _in_memory_layout(events)
             validate_nano(path, events, require)
             yield events
     except FileFormatError:
@@ -377,8 +387,7 @@ def _raw_batches(path: Path, step: int, keep) -> Iterator[ak.Array]:
     import uproot
 
     with uproot.open(path) as f:
-        yield from f[_TREE].iterate(step_size=step, filter_name=lambda n: keep(n) and not (
-            n.startswith("n") and n[1:] in COLLECTIONS))
+        yield from f[_TREE].iterate(step_size=step, filter_name=lambda n: keep(n) and not _is_counter(n))
 
 
 def nano_oversample(header: dict[str, Any], events: ak.Array) -> int:

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import awkward as ak
-import numpy as np
 from tqdm.auto import tqdm
 
 import colliderflow
@@ -39,8 +38,8 @@ from colliderflow.dataset.build import generator_record, records_to_array
 from colliderflow.generate.event import EventInfo, GenEvent
 from colliderflow.generate.pileup import BeamSpot, PileupRange
 from colliderflow.generate.source import EventSource, GenerationConfig, place_event
-from colliderflow.nano.gen import GenConfig, gen_objects
-from colliderflow.nano.io import NanoWriter, event_ids
+from colliderflow.nano.gen import GenConfig, event_scalars, gen_objects
+from colliderflow.nano.io import NanoWriter
 from colliderflow.utils.config import RangeChecked, positive, to_dict
 
 __all__ = ["NanoGenConfig", "generator_batch", "generate_nano", "hepmc_nano", "HEPMC_PROCESS"]
@@ -80,10 +79,7 @@ def generator_batch(data: ak.Array, config: GenConfig = GenConfig()) -> ak.Array
         (events,) records: ``GenJet``, ``GenPart``, ``GenMET``, ``Pileup``, the event identity
         (``run`` = seed, ``event`` = generator index) and ``genWeight``.
     """
-    ev = data.event
-    fields = {**gen_objects(data, config), **event_ids(ak.to_numpy(ev.seed), ak.to_numpy(ev["index"])),
-              "genWeight": ak.to_numpy(ev.weight).astype(np.float32)}
-    return ak.zip(fields, depth_limit=1)
+    return ak.zip({**gen_objects(data, config), **event_scalars(data.event)}, depth_limit=1)
 
 
 def _batch(events: Iterable[GenEvent], config: GenConfig) -> ak.Array:
