@@ -488,7 +488,7 @@ def _cmd_inspect(args) -> int:
 
 
 def _cmd_validate_target(args) -> int:
-    from colliderflow.target.validation import validate_target
+    from colliderflow.dataset.validation import validate_target
 
     metrics = validate_target(args.path, args.out, allow_partial=args.allow_partial)
     print(f"wrote {len(metrics['plots'])} plots and metrics.json to {args.out}")

@@ -57,7 +57,7 @@ def test_failed_evaluate_leaves_no_folder_and_keeps_the_old_report(work, monkeyp
 
 
 def test_failed_validate_target_leaves_nothing(work, monkeypatch):
-    from colliderflow.target import validation
+    from colliderflow.dataset import validation
 
     _fail_on_third_plot(monkeypatch, [validation])
     with pytest.raises(RuntimeError):

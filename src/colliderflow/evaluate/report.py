@@ -24,7 +24,7 @@ from colliderflow.physics.resolution import JetCorrections, summarise_response
 from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, series_style, use_cms_style
 from colliderflow.reconstruct import iter_events, mlpf_pileup_threshold
 from colliderflow.schema.candidates import load_reconstruction
-from colliderflow.target.validation import pileup_label
+from colliderflow.dataset.validation import pileup_label
 from colliderflow.utils.atomic import atomic_dir, atomic_write_text
 
 __all__ = ["evaluate", "evaluated_collections", "derive_jec_file"]
