@@ -649,17 +649,10 @@ def _cmd_flashsim_validate(args) -> int:
 
 
 def _cmd_flashsim_pulls(args) -> int:
-    import json
-
-    from colliderflow.flashsim.stats import plot_pulls, pull_study
-    from colliderflow.utils.atomic import atomic_dir, atomic_write_text
+    from colliderflow.flashsim.stats import pull_study, write_pull_report
 
     r = pull_study(args.generator_events, args.oversample, args.experiments, args.seed)
-    keys = ("pull_std_fold", "pull_std_naive", "pull_mean_fold", "pull_mean_naive", "n_gen", "oversample",
-            "n_experiments", "seed")
-    with atomic_dir(args.out) as out:
-        plot_pulls(r, out / "pulls.png")
-        atomic_write_text(out / "pulls.json", json.dumps({k: r[k] for k in keys}, indent=1, default=float))
+    write_pull_report(r, args.out)
     print(f"pull width: fold-aware {r['pull_std_fold']:.3f}, naive {r['pull_std_naive']:.3f} "
           f"({args.experiments} experiments, K = {args.oversample})")
     return 0

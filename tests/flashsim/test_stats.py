@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import numpy as np
 import pytest
 
-from colliderflow.flashsim.stats import fold_histogram, plot_pulls, pull_study
+from colliderflow.flashsim.stats import PULL_SUMMARY_KEYS, fold_histogram, plot_pulls, pull_study, write_pull_report
 
 
 def _reference(values, fold, edges, weights, k):
@@ -141,6 +142,11 @@ def test_pull_study_fold_pulls_are_unit_gaussian(tmp_path):
     assert r["pull_std_naive_per_bin"] / r["pull_std_fold_per_bin"] == pytest.approx(predicted, rel=0.2)
     png = plot_pulls(r, tmp_path / "pulls.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    folder = write_pull_report(r, tmp_path / "report")
+    assert sorted(p.name for p in folder.iterdir()) == ["pulls.json", "pulls.png"]
+    summary = json.loads((folder / "pulls.json").read_text())
+    assert list(summary) == list(PULL_SUMMARY_KEYS)
+    assert summary["pull_std_fold"] == pytest.approx(r["pull_std_fold"])
 
 
 def test_pull_study_is_deterministic():

@@ -24,8 +24,9 @@ variances: the number of generator events is taken as Poisson distributed. Diffe
 treated as uncorrelated. With per-entry weights that vary within a fold, ``w_e n_ei`` is
 generalised to the sum of the weights of the fold's entries in the bin.
 
-:func:`pull_study` checks both against pseudo-experiments of a toy detector, and
-:func:`plot_pulls` draws the result.
+:func:`pull_study` checks both against pseudo-experiments of a toy detector,
+:func:`plot_pulls` draws the result and :func:`write_pull_report` writes both into a report
+folder (``colliderflow flashsim pulls``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ import numpy as np
 from scipy.integrate import quad_vec
 from scipy.special import ndtr
 
-__all__ = ["FoldHistogram", "fold_histogram", "pull_study", "plot_pulls"]
+__all__ = ["FoldHistogram", "fold_histogram", "pull_study", "plot_pulls", "write_pull_report", "PULL_SUMMARY_KEYS"]
+
+#: the scalar entries of a :func:`pull_study` result that ``pulls.json`` keeps
+PULL_SUMMARY_KEYS = ("pull_std_fold", "pull_std_naive", "pull_mean_fold", "pull_mean_naive", "n_gen", "oversample",
+                     "n_experiments", "seed")
 
 # A key (fold, bin) packed as fold * n_bins + bin must stay below this to fit in int64.
 _MAX_KEY = 2**62
@@ -327,3 +332,19 @@ def plot_pulls(result: dict, path: str | os.PathLike) -> Path:
     ax.set_title(f"K = {result['oversample']}, $N_{{gen}}$ = {result['n_gen']}, "
                  f"{result['n_experiments']} pseudo-experiments", fontsize=13, loc="right")
     return save(fig, path)
+
+
+def write_pull_report(result: dict, out: str | os.PathLike) -> Path:
+    """Write ``pulls.png`` and ``pulls.json`` (:data:`PULL_SUMMARY_KEYS`) of a :func:`pull_study` result.
+
+    The folder ``out`` appears whole or not at all; an earlier report there is replaced.
+    """
+    import json
+
+    from colliderflow.utils.atomic import atomic_dir, atomic_write_text
+
+    with atomic_dir(out) as tmp:
+        plot_pulls(result, tmp / "pulls.png")
+        atomic_write_text(tmp / "pulls.json",
+                          json.dumps({k: result[k] for k in PULL_SUMMARY_KEYS}, indent=1, default=float))
+    return Path(out)
