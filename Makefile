@@ -42,6 +42,7 @@ demo: install
 
 test: install
 	$(PY) -m ruff check --select F src bench tests
+	$(PY) -m mypy
 	$(PY) -m pytest -q -m "not slow"
 
 test-all: install
@@ -54,4 +55,4 @@ bench: install
 	$(PY) bench/bench_resolution.py --detector cms-like
 
 clean:
-	rm -rf $(DEMO) .pytest_cache
+	rm -rf $(DEMO) .pytest_cache .mypy_cache

@@ -153,8 +153,9 @@ def event_record(event: GenEvent, sim: SimEvent, target: Target) -> dict[str, An
 def records_to_array(records: list[dict[str, Any]]) -> ak.Array:
     """Events (from :func:`event_record` or :func:`generator_record`) as one awkward array with
     the schema's layout (the fields the records have)."""
-    jagged = {key: to_jagged([r[key] for r in records])
-              for key in ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons") if key in records[0]}
+    jagged: dict[str, ak.Array] = {
+        key: to_jagged([r[key] for r in records])
+        for key in ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons") if key in records[0]}
     ev = ak.Array([{k: (v.item() if isinstance(v, np.ndarray) else v) for k, v in r["event"].items()}
                    for r in records])
     return ak.zip({**jagged, "event": ev}, depth_limit=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import awkward as ak
 import numpy as np
@@ -74,7 +74,8 @@ def dataset_files(path: str | os.PathLike, allow_partial: bool = False) -> list[
         raise IncompleteDatasetError(
             f"{path}: incomplete dataset, {len(missing)} of {listed} chunks missing (first {missing[0]}); finish it "
             "by re-running the same 'colliderflow dataset' command, or pass --allow-partial to use the rest")
-    files = sorted((p for p in path.iterdir() if parse_chunk_name(p.name)), key=lambda p: parse_chunk_name(p.name))
+    files = sorted((p for p in path.iterdir() if parse_chunk_name(p.name)),
+                   key=lambda p: cast(tuple[int, int], parse_chunk_name(p.name)))  # chunk names only: never None
     if not files:
         raise FileNotFoundError(f"{path}: no dataset chunks (chunk_*.parquet) found")
     return files

@@ -26,18 +26,18 @@ MANIFEST = "_dataset.json"
 LEGACY_MANIFEST = "dataset.json"
 
 #: target columns, aligned with the elements
-TARGET_FIELDS = {"cls": np.int8, "charge": np.int8, "pt": np.float32, "eta": np.float32,
-                 "phi": np.float32, "energy": np.float32, "pu_frac": np.float32}
+TARGET_FIELDS: dict[str, type] = {"cls": np.int8, "charge": np.int8, "pt": np.float32, "eta": np.float32,
+                                  "phi": np.float32, "energy": np.float32, "pu_frac": np.float32}
 #: generator truth: hard-scatter final-state particles without neutrinos
-TRUTH_FIELDS = {"pid": np.int32, "charge": np.int8, "pt": np.float32, "eta": np.float32,
-                "phi": np.float32, "energy": np.float32, "mass": np.float32, "vx": np.float32,
-                "vy": np.float32, "vz": np.float32, "flags": np.uint8, "tau_index": np.int16,
-                "element": np.int32}
+TRUTH_FIELDS: dict[str, type] = {"pid": np.int32, "charge": np.int8, "pt": np.float32, "eta": np.float32,
+                                 "phi": np.float32, "energy": np.float32, "mass": np.float32, "vx": np.float32,
+                                 "vy": np.float32, "vz": np.float32, "flags": np.uint8, "tau_index": np.int16,
+                                 "element": np.int32}
 #: per-event scalars
-EVENT_FIELDS = {"index": np.int64, "seed": np.int64, "sqrt_s": np.float32, "weight": np.float64,
-                "n_pu": np.int32, "pv_x": np.float32, "pv_y": np.float32, "pv_z": np.float32,
-                "pv_t": np.float32, "n_particles": np.int32, "n_tracks": np.int32,
-                "n_elements": np.int32, "genmet_x": np.float32, "genmet_y": np.float32}
+EVENT_FIELDS: dict[str, type] = {"index": np.int64, "seed": np.int64, "sqrt_s": np.float32, "weight": np.float64,
+                                 "n_pu": np.int32, "pv_x": np.float32, "pv_y": np.float32, "pv_z": np.float32,
+                                 "pv_t": np.float32, "n_particles": np.int32, "n_tracks": np.int32,
+                                 "n_elements": np.int32, "genmet_x": np.float32, "genmet_y": np.float32}
 #: top-level fields of one event record
 TOP_FIELDS = ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons", "event")
 #: the fields every top-level field must hold (element features are all float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,7 +24,7 @@ def _size(e):
 
 
 def event_display(elements: dict[str, np.ndarray], panels: dict[str, dict[str, np.ndarray]],
-                  path: str | os.PathLike, title: str = "") -> os.PathLike:
+                  path: str | os.PathLike, title: str = "") -> Path:
     """Elements (left) and one panel per particle set (``cls``, ``eta``, ``phi``, ``energy``)."""
     n = 1 + len(panels)
     fig, axes = plt.subplots(1, n, figsize=(6 * n, 5.5), sharey=True)

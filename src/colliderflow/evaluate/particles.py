@@ -9,6 +9,8 @@ with its binomial error.
 
 from __future__ import annotations
 
+from typing import Any
+
 import awkward as ak
 import numpy as np
 
@@ -28,8 +30,9 @@ def match_particles(gen: ak.Array, reco: ak.Array, pt_min: float = 1.0, dr_max: 
     Returns:
         dict with gen_{cls,pt,eta,matched,match_cls,match_pt} and reco_{cls,pt,eta,matched}.
     """
-    out = {k: [] for k in ("gen_cls", "gen_pt", "gen_eta", "gen_matched", "match_cls", "match_pt",
-                           "reco_cls", "reco_pt", "reco_eta", "reco_matched")}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "gen_cls", "gen_pt", "gen_eta", "gen_matched", "match_cls", "match_pt", "reco_cls", "reco_pt", "reco_eta",
+        "reco_matched")}
     g_sel = gen[gen.pt * gen.weight > pt_min]
     r_sel = reco[(reco.pt * reco.weight > pt_min)]
     for g, r in zip(g_sel, r_sel):
@@ -77,7 +80,7 @@ def efficiency_fake(m: dict[str, np.ndarray], pt_edges: np.ndarray, eta_edges: n
     for code, name in TYPES.items():
         g = m["gen_cls"] == code
         r = m["reco_cls"] == code
-        entry = {"n_gen": int(g.sum()), "n_reco": int(r.sum())}
+        entry: dict[str, Any] = {"n_gen": int(g.sum()), "n_reco": int(r.sum())}
         if g.any():
             identified = m["gen_matched"][g] & (m["match_cls"][g] == code)
             entry["efficiency"], entry["efficiency_err"] = _fraction(m["gen_matched"][g])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ __all__ = ["evaluate", "evaluated_collections", "derive_jec_file"]
 BOOTSTRAP = {"replicas": 200, "seed": 0}
 
 
-def evaluated_collections(data: ak.Array, recos: dict[str, str | os.PathLike],
+def evaluated_collections(data: ak.Array, recos: Mapping[str, str | os.PathLike],
                           dataset_chunks: list[Path] | None = None) -> dict[str, ak.Array]:
     """The collections ``evaluate`` compares, name -> (events, particles) awkward array.
 
@@ -60,7 +61,7 @@ def evaluated_collections(data: ak.Array, recos: dict[str, str | os.PathLike],
     return colls
 
 
-def derive_jec_file(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
+def derive_jec_file(dataset: str | os.PathLike, recos: Mapping[str, str | os.PathLike], out: str | os.PathLike,
                     radius: float = 0.4, allow_partial: bool = False) -> dict[str, JetCorrections]:
     """Derive jet energy corrections for every collection of ``recos`` on ``dataset`` (QCD) and save them.
 
@@ -141,7 +142,7 @@ def kind_key(kind: str, axis: str) -> str:
     return f"efficiency_vs_{axis}" if kind == "efficiency" else f"fake_vs_{axis}"
 
 
-def evaluate(dataset: str | os.PathLike, recos: dict[str, str | os.PathLike], out: str | os.PathLike,
+def evaluate(dataset: str | os.PathLike, recos: Mapping[str, str | os.PathLike], out: str | os.PathLike,
              jec: str | os.PathLike | None = None, radius: float = 0.4, display_events: int = 1,
              allow_partial: bool = False) -> dict[str, Any]:
     """Evaluate reconstructions ``recos`` (name -> candidate directory) on ``dataset``.
@@ -233,7 +234,7 @@ def _evaluate(dataset, recos, out: Path, jec, radius: float, display_events: int
         jets, corrected = reco_jets[name]
         tx, ty = type1_met(mx, my, jets.pt, jets.phi, corrected)
         mets[name] = v
-        entry = {"mean": float(v.mean()), **_met_figures(mx, my, gx, gy)}
+        entry: dict[str, Any] = {"mean": float(v.mean()), **_met_figures(mx, my, gx, gy)}
         entry["type1"] = {"mean": float(np.hypot(tx, ty).mean()), **_met_figures(tx, ty, gx, gy)}
         entry["vs_pileup"] = []
         for lo, hi in zip(npu_edges[:-1], npu_edges[1:]):

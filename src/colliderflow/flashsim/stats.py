@@ -162,7 +162,7 @@ def fold_histogram(values, fold, edges, weights=None, oversample: int = 1, flow:
     idx, fold, w = idx[keep], fold[keep], weights[keep] / k  # (M',)
     contents = np.bincount(idx, weights=w, minlength=n_bins)
     naive = np.bincount(idx, weights=w * w, minlength=n_bins)
-    variances = np.zeros(n_bins)
+    variances: np.ndarray = np.zeros(n_bins)
     if len(idx):
         key = _fold_keys(fold, n_bins) * n_bins + idx  # (fold, bin) packed into one int64
         order = np.argsort(key, kind="stable")

@@ -123,6 +123,7 @@ def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -
     t = source_table(events, spec, with_targets=True, ev_feat=ev_feat)
     t.cond = np.column_stack([t.cond, rho_col[t.event]]).astype(np.float32)
     rows = t.obj_source
+    assert rows is not None and t.count is not None and t.obj_rank is not None and t.obj is not None  # with_targets
     oc = object_condition(t.cond[rows], t.obj_rank, t.count[rows], spec.max_multiplicity)
     return ModelData(t.cond, t.count, oc, t.obj, {k: v[rows] for k, v in t.ref.items()}, t.event, t.event[rows])
 
@@ -157,11 +158,11 @@ def _batches(n: int, size: int, steps: int, gen: torch.Generator):
 
 
 def _train_loop(module: torch.nn.Module, loss_fn, n: int, net: NetConfig, gen: torch.Generator, desc: str,
-                progress: bool, val_fn=None) -> dict[str, list[float]]:
+                progress: bool, val_fn=None) -> dict[str, Any]:
     steps = net.steps_for(n)
     opt = torch.optim.AdamW(module.parameters(), lr=net.lr, weight_decay=net.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=net.lr, total_steps=steps, pct_start=0.05)
-    hist: dict[str, list[float]] = {"step": [], "train": [], "val": []}
+    hist: dict[str, Any] = {"step": [], "train": [], "val": []}  # lists of floats, and the int best_step
     running = []
     every = max(steps // 20, 1)
     best: tuple[float, int, dict | None] = (float("inf"), 0, None)

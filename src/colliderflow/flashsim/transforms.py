@@ -31,6 +31,7 @@ and standard deviation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from scipy.special import expit
@@ -89,7 +90,8 @@ class TargetTransform:
         cols = []
         for s in self.specs:
             v = np.asarray(x[s.name], dtype=np.float64)
-            r = np.asarray(ref[s.ref], dtype=np.float64) if s.ref else None
+            # None only for the kinds that use no reference (TargetSpec checks that the others name one)
+            r = cast(np.ndarray, np.asarray(ref[s.ref], dtype=np.float64) if s.ref else None)
             u = rng.random(len(v))
             if s.kind == "logratio":
                 y = np.log(np.maximum(v, 1e-6) / np.maximum(r, 1e-6))
@@ -128,7 +130,7 @@ class TargetTransform:
         for s in self.specs:
             if s.kind in ("categorical", "sign"):
                 v = np.asarray(x[s.name], dtype=np.float64)
-                w = v * np.asarray(ref[s.ref], dtype=np.float64) if s.kind == "sign" else v
+                w = v * np.asarray(ref[cast(str, s.ref)], dtype=np.float64) if s.kind == "sign" else v
                 self.values[s.name] = sorted(float(a) for a in np.unique(w))
             elif s.kind == "integer":
                 v = np.asarray(x[s.name], dtype=np.float64)
@@ -153,7 +155,8 @@ class TargetTransform:
         out = {}
         for k, s in enumerate(self.specs):
             c = y[:, k]
-            r = np.asarray(ref[s.ref], dtype=np.float64) if s.ref else None
+            # None only for the kinds that use no reference (TargetSpec checks that the others name one)
+            r = cast(np.ndarray, np.asarray(ref[s.ref], dtype=np.float64) if s.ref else None)
             if s.kind == "logratio":
                 v = r * np.exp(np.clip(c, -20, 20))
             elif s.kind == "log":

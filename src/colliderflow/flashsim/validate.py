@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import awkward as ak
 import numpy as np
@@ -87,7 +88,7 @@ class _Sample:
     oversample: int
 
 
-def _load(paths: list[str | os.PathLike]) -> _Sample:
+def _load(paths: Sequence[str | os.PathLike]) -> _Sample:
     arrays, weights, folds, ks = [], [], [], set()
     for p in paths:
         h = read_nano_header(p)
@@ -405,7 +406,8 @@ def _validate(flash: list[str], full: list[str], reference: list[str] | None, ou
             continue
         # Wasserstein (flash subsampled to the full size, so the floor from an equal-size reference applies)
         wt = wasserstein_table({n: fc[n] for n in names}, {n: uc[n] for n in names},
-                               {n: rc[n] for n in names} if rc is not None and len(rw) >= 10 else None,
+                               {n: rc[n] for n in names}
+                               if rc is not None and len(cast(np.ndarray, rw)) >= 10 else None,  # rw is set with rc
                                seed=config.seed)
         entry["wasserstein"] = wt
         cols = _compare_columns(fc, fw, ff, uc, uw, uf, rc, rw, rf, spec, fl.oversample, wt)

@@ -11,15 +11,15 @@ from colliderflow.generate.particles import GenParticles
 __all__ = ["GenEvent", "EventInfo", "HardScatter", "HADRON_FIELDS", "TAU_FIELDS", "PARTON_FIELDS", "empty_record"]
 
 #: weakly decaying b and c hadrons (for ghost-association jet flavour); ``flavour`` is 5 or 4
-HADRON_FIELDS = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
-                 "energy": np.float64, "flavour": np.int8}
+HADRON_FIELDS: dict[str, type] = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
+                                  "energy": np.float64, "flavour": np.int8}
 #: hadronically decaying taus: visible four-momentum, charge and decay mode
 #: (decay_mode = 5 * (n_charged - 1) + n_pi0, as in CMS)
-TAU_FIELDS = {"px": np.float64, "py": np.float64, "pz": np.float64, "energy": np.float64,
-              "charge": np.int8, "decay_mode": np.int8}
+TAU_FIELDS: dict[str, type] = {"px": np.float64, "py": np.float64, "pz": np.float64, "energy": np.float64,
+                               "charge": np.int8, "decay_mode": np.int8}
 #: outgoing partons of the hard process (for parton flavour)
-PARTON_FIELDS = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
-                 "energy": np.float64}
+PARTON_FIELDS: dict[str, type] = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
+                                  "energy": np.float64}
 
 
 def empty_record(fields: dict[str, type]) -> dict[str, np.ndarray]:

@@ -49,7 +49,9 @@ def shoot(config: GunConfig, rng: np.random.Generator) -> GenParticles:
     charged = info.charge != 0
     sign = rng.choice([-1, 1], size=n) if charged else np.ones(n, dtype=int)
     pid = base * sign if charged else np.full(n, base)
-    charge = (np.int8(info.charge) * sign).astype(np.int8) if charged else np.zeros(n, np.int8)
+    # ignore: the charge is a Fraction (None only for user-defined particles, never the gun's), and
+    # the Python 3.10 stubs give Fraction no __int__ (int() goes through __trunc__ there)
+    charge = (np.int8(info.charge) * sign).astype(np.int8) if charged else np.zeros(n, np.int8)  # type: ignore[arg-type]
     log_pt = rng.uniform(np.log(config.pt_min), np.log(config.pt_max), n)
     pt = np.exp(log_pt)
     eta = rng.uniform(config.eta_min, config.eta_max, n)

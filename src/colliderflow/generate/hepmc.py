@@ -50,7 +50,7 @@ __all__ = ["HepMCEvent", "EventGraph", "read_hepmc", "hard_scatter"]
 _MM_TO_CM = 0.1
 _MM_PER_NS = 299.792458
 _FINAL, _DECAYED, _BEAM = 1, 2, 4
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_OPENERS: dict[str, Callable] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 #: the header that marks each format, and the name pyhepmc reads it by
 _FORMATS = {b"HepMC::Asciiv3": "hepmc3", b"HepMC::IO_GenEvent": "hepmc2"}
 

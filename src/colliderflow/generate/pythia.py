@@ -7,6 +7,8 @@ which worker generated it or on what was generated before it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS, HardScatter
@@ -30,6 +32,7 @@ def hadron_flavour(pid: int) -> int:
     if a < 100 or a >= 1_000_000:
         return 0
     digits = ((a // 1000) % 10, (a // 100) % 10, (a // 10) % 10)
+    quarks: tuple[int, ...]
     if a >= 1000:
         quarks = digits
     else:
@@ -86,7 +89,7 @@ def _convert(event, weight: float) -> HardScatter:
     tau_of = np.full(n, -1, dtype=np.int16)
     final_rows = []
     hadron_rows = []
-    tau_entries = []
+    tau_entries: list[int] = []
     parton_rows = []
     for i in range(1, n):
         p = event[i]
@@ -118,7 +121,8 @@ def _convert(event, weight: float) -> HardScatter:
             if hf and not any(hadron_flavour(event[d].id()) == hf for d in p.daughterList()):
                 hadron_rows.append((pid, p.px(), p.py(), p.pz(), p.e(), hf))
 
-    cols = list(zip(*final_rows)) if final_rows else [()] * 13
+    # one tuple of values per field, which GenParticles converts to arrays
+    cols: list[Any] = list(zip(*final_rows)) if final_rows else [()] * 13
     particles = GenParticles(
         pid=cols[0], charge=cols[1], px=cols[2], py=cols[3], pz=cols[4], energy=cols[5], mass=cols[6],
         vx=np.asarray(cols[7], dtype=float) * _MM_TO_CM, vy=np.asarray(cols[8], dtype=float) * _MM_TO_CM,

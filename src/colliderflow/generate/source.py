@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import cast
 
 from tqdm.auto import tqdm
 
@@ -113,12 +114,13 @@ class EventSource:
         if overlay:
             config.check_overlay()
             if config.pileup.high > 0:
-                self._pool = PileupPool(config.pileup_pool)
+                self._pool = PileupPool(cast(str, config.pileup_pool))  # check_overlay: set
 
     def _hard(self, index: int) -> HardScatter:
         cfg = self.config
         if cfg.process == GUN_PROCESS:
-            return HardScatter(shoot(cfg.gun, event_rng(cfg.seed, index, "gun")))
+            # __post_init__ fills in a default gun for process 'gun'
+            return HardScatter(shoot(cast(GunConfig, cfg.gun), event_rng(cfg.seed, index, "gun")))
         if self._pythia is None:
             self._pythia = PythiaGenerator(cfg.process, cfg.sqrt_s, cfg.seed)
         return self._pythia.generate(index)

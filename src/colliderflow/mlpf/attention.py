@@ -114,7 +114,8 @@ def window_partition(key: Tensor, window: int) -> tuple[Tensor, Tensor, Tensor]:
     order = torch.sort(key, dim=1)[1]                                      # (B, N)
     inverse = torch.sort(order, dim=1)[1]                                  # (B, N)
     n_windows = torch.div(n + window - 1, window, rounding_mode="floor")
-    pos = torch.arange(n_windows * window, device=key.device)             # (P,)
+    # a 0-dim tensor end, which torch's stubs do not list (they take numbers only)
+    pos = torch.arange(n_windows * window, device=key.device)  # type: ignore[call-overload]  # (P,)
     src = torch.clamp(pos, max=n - 1)
     return order[:, src], pos < n, inverse
 

@@ -95,7 +95,9 @@ def make_batches(sizes: np.ndarray, max_elements: int, seed: int, epoch: int,
     rng = np.random.Generator(np.random.PCG64([seed, epoch, 0xBA7C]))
     key = sizes * (1.0 + (0.1 * rng.random(len(sizes)) if shuffle else 0.0))
     order = np.argsort(key, kind="stable")
-    batches, current, current_max = [], [], 0
+    batches: list[np.ndarray] = []
+    current: list[int] = []
+    current_max = 0
     for i in order:
         n_max = max(current_max, int(sizes[i]), 1)
         if current and n_max * (len(current) + 1) > max_elements:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -159,6 +159,11 @@ class FeatureScaler(nn.Module):
         n_types: None for one set of statistics; the number of element types for per-type ones.
     """
 
+    # buffers (register_buffer), declared for the type checker
+    mean: Tensor
+    std: Tensor
+    log_mask: Tensor
+
     def __init__(self, feature_names: Sequence[str], n_types: int | None = None) -> None:
         super().__init__()
         n = len(feature_names)
@@ -247,7 +252,7 @@ class TypeEmbedding(nn.Module):
         for t, ffn in enumerate(self.ffns, start=1):
             y = ffn(x) * (typ == t).unsqueeze(-1).to(x.dtype)  # (B, N, D), zero off type t
             out = y if out is None else out + y
-        return out
+        return cast(Tensor, out)  # n_types >= 1: never None
 
 
 class Block(nn.Module):
@@ -260,6 +265,7 @@ class Block(nn.Module):
     def __init__(self, config: MLPFConfig) -> None:
         super().__init__()
         self.ln_attn = nn.LayerNorm(config.width)
+        self.attn: DenseAttention | WindowAttention
         if config.attention == "dense":
             self.attn = DenseAttention(config.width, config.num_heads, config.dropout)
         else:
@@ -366,7 +372,7 @@ class MLPF(nn.Module):
             return [(mask | ~mask.any(dim=-1, keepdim=True))[:, None, None, :]]  # (B, 1, 1, N)
         eta, phi = calo_positions(X, *self._calo_columns)                     # (B, N) each
         return [window_layout(eta, phi, X[..., _PT], X[..., 0], mask, order, self.config.window,
-                              self.pair_bias[order] if self.pair_bias is not None else None)
+                              cast(PairBias, self.pair_bias[order]) if self.pair_bias is not None else None)
                 for order in range(self._n_orders)]
 
     @staticmethod

@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import awkward as ak
 import numpy as np
@@ -94,8 +94,8 @@ class NanoWriter:
         self.header = {"kind": NANO_KIND, "schema_version": NANO_SCHEMA_VERSION, **header}
         self._ctx = atomic_path(self.path)
         self._tmp = self._ctx.__enter__()
-        self._file = None
-        self._tree = None
+        self._file: Any = None  # uproot's writable file and tree, made on the first write
+        self._tree: Any = None
         self._writer: pq.ParquetWriter | None = None
         self.n_events = 0
         self._runs: dict[int, list[float]] = {}  # run -> [events, sum of weights, sum of squared weights]
@@ -157,7 +157,7 @@ class NanoWriter:
     def __enter__(self) -> "NanoWriter":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if exc_type is None:
             self.close(ok=True)
         else:

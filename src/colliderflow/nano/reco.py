@@ -68,7 +68,7 @@ class RecoConfig(RangeChecked):
     genpart_match_radius: float = positive(0.1)
 
 
-def btag_discriminant(s2: np.ndarray) -> np.ndarray:
+def btag_discriminant(s2: float | np.ndarray) -> float | np.ndarray:
     """Map the second-largest signed IP significance to [0, 1]."""
     return 1.0 / (1.0 + np.exp(-(s2 - 2.5) / 1.2))
 
@@ -79,7 +79,7 @@ def _jets(c, x, w, jets_raw, consts, genjet, jec, cfg):
     pt = pt_raw * corr
     sel = np.flatnonzero((pt > cfg.jet_min_pt) & (np.abs(jets_raw["eta"]) < cfg.jet_max_eta))
     sel = sel[np.argsort(-pt[sel], kind="stable")]
-    out = {k: np.zeros(len(sel), dtype=dt) for k, dt in RECO_COLLECTIONS["Jet"].items()}
+    out: dict[str, np.ndarray] = {k: np.zeros(len(sel), dtype=dt) for k, dt in RECO_COLLECTIONS["Jet"].items()}
     e_w = c["energy"] * w
     is_trk = x["type"] == ELEMENT_TRACK
     for o, j in enumerate(sel):
@@ -254,7 +254,7 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
     jets_raw, consts = per_event(jets, ["pt", "eta", "phi", "mass"]), _jet_constituents(jets)
     xs = per_event(X, TRACK_FIELDS)
     cs = per_event(cands, _CAND_FIELDS)
-    per = {k: [] for k in ("Jet", "Muon", "Electron", "Photon")}
+    per: dict[str, list[dict[str, np.ndarray]]] = {k: [] for k in ("Jet", "Muon", "Electron", "Photon")}
     pv = np.zeros((len(X), 3), dtype=np.float64)
     for i in range(len(X)):
         x, c = xs[i], cs[i]

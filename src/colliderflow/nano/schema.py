@@ -35,20 +35,20 @@ STATUS_FLAGS = {"isPrompt": 0, "isTauDecayProduct": 2, "isPromptTauDecayProduct"
 LEPTON_MASS = {"Muon": 0.1056584, "Electron": 0.000511}
 
 #: generator-level collections (inputs of FlashSim)
-GEN_COLLECTIONS = {
+GEN_COLLECTIONS: dict[str, dict[str, type]] = {
     "GenJet": {"pt": f4, "eta": f4, "phi": f4, "mass": f4, "hadronFlavour": i1, "partonFlavour": i2},
     # final-state leptons and photons of the hard scatter; iso: generator isolation sum pT in dR < 0.4 / pT;
     # status 1 (final state), statusFlags (STATUS_FLAGS), genPartIdxMother -1 (mothers are not stored)
     "GenPart": {"pt": f4, "eta": f4, "phi": f4, "mass": f4, "pdgId": i4, "charge": i1, "iso": f4,
                 "fromTau": b1, "fromHF": b1, "status": i4, "statusFlags": i4, "genPartIdxMother": i2},
 }
-GEN_SINGLETONS = {
+GEN_SINGLETONS: dict[str, dict[str, type]] = {
     "GenMET": {"pt": f4, "phi": f4},
     # nTrueInt: the pileup the event was drawn with (the overlaid count, which the sample's range draws directly)
     "Pileup": {"nPU": i4, "nTrueInt": f4},
 }
 #: reconstructed collections (PF + PUPPI, or FlashSim)
-RECO_COLLECTIONS = {
+RECO_COLLECTIONS: dict[str, dict[str, type]] = {
     "Jet": {"pt": f4, "eta": f4, "phi": f4, "mass": f4, "btag": f4, "nConstituents": i2, "chHEF": f4,
             "neHEF": f4, "chEmEF": f4, "neEmEF": f4, "muEF": f4, "jetId": i1, "genJetIdx": i2},
     "Muon": {"pt": f4, "eta": f4, "phi": f4, "mass": f4, "charge": i1, "pfRelIso04_all": f4, "dxy": f4,
@@ -57,7 +57,7 @@ RECO_COLLECTIONS = {
                  "dz": f4, "cutBased": i1, "genPartIdx": i2},
     "Photon": {"pt": f4, "eta": f4, "phi": f4, "pfRelIso03_all": f4, "cutBased": i1, "genPartIdx": i2},
 }
-RECO_SINGLETONS = {
+RECO_SINGLETONS: dict[str, dict[str, type]] = {
     # PF MET: all PF candidates (full simulation only; FlashSim models PuppiMET)
     "MET": {"pt": f4, "phi": f4, "sumEt": f4},
     "PuppiMET": {"pt": f4, "phi": f4, "sumEt": f4},
@@ -67,9 +67,9 @@ RECO_SINGLETONS = {
     "Rho": {"fixedGridRhoFastjetAll": f4},
 }
 #: bookkeeping of FlashSim output: which replica of the generator event this is
-FLASH_SINGLETONS = {"FlashSim": {"replica": i2}}
+FLASH_SINGLETONS: dict[str, dict[str, type]] = {"FlashSim": {"replica": i2}}
 
-SCALARS = {"run": u4, "luminosityBlock": u4, "event": np.uint64, "genWeight": np.float32}
+SCALARS: dict[str, type] = {"run": u4, "luminosityBlock": u4, "event": np.uint64, "genWeight": np.float32}
 COLLECTIONS = {**GEN_COLLECTIONS, **RECO_COLLECTIONS}
 SINGLETONS = {**GEN_SINGLETONS, **RECO_SINGLETONS, **FLASH_SINGLETONS}
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import nnls
 
 from colliderflow.utils.atomic import atomic_write_text
@@ -86,7 +87,7 @@ class HadronCalibration:
         atomic_write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
 
-def _smooth(values: np.ndarray, fallback: float) -> np.ndarray:
+def _smooth(values: ArrayLike, fallback: float) -> np.ndarray:
     """Fill bins without a fit by their neighbours."""
     v = np.asarray(values, dtype=float)
     ok = np.isfinite(v)

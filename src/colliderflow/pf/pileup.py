@@ -74,7 +74,8 @@ class PuppiRegion(RangeChecked):
     """
 
     eta_max: float = bounded(gt=0, le=10)
-    use_charged: bool
+    # ignore: mypy takes any ``= bounded(...)`` for a default; the one above has none
+    use_charged: bool  # type: ignore[misc]
     ptcut: float = non_negative()
     ptcut_slope: float = non_negative()
     median_scale: float = positive(1.0)

@@ -46,9 +46,9 @@ def event_bootstrap(statistic: Callable[..., float], per_event: Sequence[np.ndar
     for _ in range(n_boot):
         pick = rng.integers(0, n, n)
         replicas.append(statistic(*(a[pick] for a in arrays)))
-    replicas = np.asarray(replicas, dtype=float)
-    replicas = replicas[np.isfinite(replicas)]
-    return value, float(np.std(replicas, ddof=1)) if len(replicas) > 1 else float("nan")
+    boot = np.asarray(replicas, dtype=float)
+    boot = boot[np.isfinite(boot)]
+    return value, float(np.std(boot, ddof=1)) if len(boot) > 1 else float("nan")
 
 
 def binomial_error(passed: ArrayLike, total: ArrayLike) -> np.ndarray:

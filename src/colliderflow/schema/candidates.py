@@ -42,7 +42,7 @@ MLPF_PILEUP_KEY = "pileup"
 CANDIDATES_KIND = "candidates"
 CANDIDATES_SCHEMA_VERSION = 1
 
-CANDIDATE_FIELDS = {
+CANDIDATE_FIELDS: dict[str, type] = {
     "cls": np.int8, "charge": np.int8, "pt": np.float32, "eta": np.float32, "phi": np.float32,
     "energy": np.float32, "element": np.int32, "vertex": np.int16, "puppi_weight": np.float32,
     "chs": np.bool_, "pu_score": np.float32,
@@ -51,7 +51,7 @@ CANDIDATE_FIELDS = {
 
 def empty_candidates(n: int = 0) -> dict[str, np.ndarray]:
     """A candidate dictionary of ``n`` rows with neutral defaults."""
-    out = {k: np.zeros(n, dtype=dt) for k, dt in CANDIDATE_FIELDS.items()}
+    out: dict[str, np.ndarray] = {k: np.zeros(n, dtype=dt) for k, dt in CANDIDATE_FIELDS.items()}
     out["vertex"][:] = -1
     out["puppi_weight"][:] = 1.0
     out["chs"][:] = True
@@ -81,9 +81,9 @@ def validate_candidates(path: str | os.PathLike, cands: ak.Array) -> None:
             raise FileFormatError(f"{path}: event {ev}: candidate field {name!r} is NaN or inf")
 
 
-#: settings of how a run goes (memory, threads), not of what it computes: chunks made with other
-#: values are reused and may be mixed
-_RUNTIME_KEYS = ("max_memory_gb", "num_threads")
+#: settings of how a run goes (memory, threads, the address and timeout of an MLPF server), not of
+#: what it computes: chunks made with other values are reused and may be mixed
+_RUNTIME_KEYS = ("max_memory_gb", "num_threads", "server", "server_timeout")
 
 
 def result_settings(settings: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -134,7 +134,7 @@ def load_reconstruction(path: str | os.PathLike, dataset_chunks: list[Path] | No
     """
     path = Path(path)
     if dataset_chunks is not None and path.is_dir():
-        pairs = [(path / d.name, d) for d in dataset_chunks]
+        pairs: list[tuple[Path, Path | None]] = [(path / d.name, d) for d in dataset_chunks]
     else:
         files = sorted(p for p in path.iterdir() if p.name.startswith("chunk_")) if path.is_dir() else [path]
         pairs = [(f, None) for f in files]

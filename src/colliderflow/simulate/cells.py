@@ -144,11 +144,12 @@ def _grid_from_map(cell_id: np.ndarray, eta_edges: np.ndarray, radius: float | n
     z_face = np.atleast_1d(np.asarray(z_face, dtype=float))
     x, y, z = projective_point(eta[:, None], phi[:, None], radius[None, :], z_face[None, :], barrel[:, None])
     n = len(eta)
-    noise = np.tile(np.asarray(noise, dtype=float), (n, 1))
-    threshold = np.full(n, float(threshold))
+    cell_noise = np.tile(np.asarray(noise, dtype=float), (n, 1))
+    cell_threshold = np.full(n, float(threshold))
     return CellGrid(x=x, y=y, z=z, eta=eta, phi=phi,
                     neighbours=_neighbours(cell_id, wrap=True, n_cells=n), endcap=~barrel,
-                    noise=noise, threshold=threshold, noise_tail=_tail_probability(noise[:, 0], threshold))
+                    noise=cell_noise, threshold=cell_threshold,
+                    noise_tail=_tail_probability(cell_noise[:, 0], cell_threshold))
 
 
 def _tail_probability(noise: np.ndarray, threshold: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ becomes the straight-line equation as ``kappa -> 0`` and stays well conditioned 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,7 +86,7 @@ class Helix(Columns):
     @classmethod
     def from_momentum(cls, x, y, z, px, py, pz, charge, b_field: float) -> "Helix":
         """Build from a point (cm), a momentum (GeV) and a charge (e), all (N,) or scalars."""
-        arrays = [np.asarray(a, dtype=np.float64) for a in (x, y, z, px, py, pz, charge)]
+        arrays: Sequence[np.ndarray] = [np.asarray(a, dtype=np.float64) for a in (x, y, z, px, py, pz, charge)]
         if len({a.shape for a in arrays}) > 1:
             arrays = np.broadcast_arrays(*arrays)
         x, y, z, px, py, pz, charge = arrays

@@ -447,10 +447,10 @@ def interact_hadrons(hadrons: ParticleState, config: MaterialConfig, geometry: G
     visible = sub.energy * (1.0 - config.nuclear_invisible_fraction * rng.random(k))
     energy = visible[parent] * weight / np.bincount(parent, weight, minlength=k)[parent]
     p_parent = np.sqrt(hit.px[ok] ** 2 + hit.py[ok] ** 2 + hit.pz[ok] ** 2)
-    u = [(c / p_parent)[parent] for c in (hit.px[ok], hit.py[ok], hit.pz[ok])]
+    ux, uy, uz = [(c / p_parent)[parent] for c in (hit.px[ok], hit.py[ok], hit.pz[ok])]
     kick = config.nuclear_pt_kick * rng.standard_exponential(len(parent))
     theta = np.arctan2(kick, energy)
-    dx, dy, dz = _cone_directions(*u, theta, rng.uniform(-np.pi, np.pi, len(parent)))
+    dx, dy, dz = _cone_directions(ux, uy, uz, theta, rng.uniform(-np.pi, np.pi, len(parent)))
     s = len(parent)
     secondaries = ParticleState(
         sub.index[parent], np.full(s, 211), np.full(s, KIND_HADRON), np.zeros(s),

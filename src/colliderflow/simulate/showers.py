@@ -111,7 +111,7 @@ def gamma_segment_fractions(start: np.ndarray, edges: np.ndarray, shape: np.ndar
     return np.diff(cdf, axis=1)
 
 
-def sample_moyal(mpv: np.ndarray | float, width: np.ndarray | float, size: int,
+def sample_moyal(mpv: np.ndarray | float, width: np.ndarray | float, size: int | tuple[int, ...],
                  rng: np.random.Generator) -> np.ndarray:
     """Landau-like energy losses from the Moyal distribution.
 
@@ -161,14 +161,16 @@ class ShowerDeposits(Columns):
         """The deposits ordered by particle, so that each particle's cell entries are contiguous."""
         return self.take(np.argsort(self.particle, kind="stable"))
 
-    def stamp(self, eta_edges: np.ndarray, cell_id: np.ndarray, e_cut: float, max_half: int):
+    def stamp(self, eta_edges: np.ndarray, cell_id: np.ndarray, e_cut: float,
+              max_half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Spread the deposits over an eta-phi grid: (cell, deposit, fraction), see :func:`stamp_etaphi`."""
         rho = np.hypot(self.x, self.y)
         eta = np.arcsinh(self.z / np.maximum(rho, 1e-9))
         return stamp_etaphi(eta, np.arctan2(self.y, self.x), rho, self.sigma, self.weight,
                             self.energy.sum(axis=1), e_cut, eta_edges, cell_id, max_half)
 
-    def stamp_ecal(self, cells: CaloCells, barrel_eta_max: float, endcap_z: float, e_cut: float, max_half: int):
+    def stamp_ecal(self, cells: CaloCells, barrel_eta_max: float, endcap_z: float, e_cut: float,
+                   max_half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Spread the deposits over the EB eta-phi crystals or the EE x-y crystals (impacts
         projected onto the endcap face), chosen by the impact's eta."""
         rho = np.hypot(self.x, self.y)

@@ -9,9 +9,10 @@ checks the common length on construction, converts fields to declared dtypes, an
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Callable, Mapping
+from dataclasses import Field, fields
 from functools import cache
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import numpy as np
 
@@ -20,8 +21,7 @@ __all__ = ["Columns"]
 _C = TypeVar("_C", bound="Columns")
 
 
-@cache
-def _names(cls: type) -> tuple[str, ...]:
+def _field_names(cls: type[Columns]) -> tuple[str, ...]:
     """The field names of a container class, in declaration order (checked once per class)."""
     names = tuple(f.name for f in fields(cls))
     if not names:
@@ -30,6 +30,11 @@ def _names(cls: type) -> tuple[str, ...]:
     if unknown:
         raise TypeError(f"{cls.__name__}: _dtypes/_ndim name {sorted(unknown)}, which are not fields")
     return names
+
+
+#: ``_field_names``, cached per class (cast: mypy does not count a ``type[...]`` as the Hashable
+#: that functools.cache's wrapper asks for, python/mypy#11470)
+_names = cast("Callable[[type[Columns]], tuple[str, ...]]", cache(_field_names))
 
 
 class Columns:
@@ -47,9 +52,11 @@ class Columns:
     dtypes and the common length, and are new arrays.
     """
 
-    _dtypes: ClassVar[dict[str, type]] = {}
+    _dtypes: ClassVar[Mapping[str, type]] = {}
     _ndim: ClassVar[dict[str, int]] = {}
     _copy: ClassVar[bool] = False
+    if TYPE_CHECKING:  # every container is a dataclass
+        __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def __post_init__(self) -> None:
         cls = type(self)

@@ -26,14 +26,17 @@ import os
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["ConfigError", "RangeError", "Range", "RangeChecked", "RANGE_KEY", "bounded", "positive", "non_negative",
            "fraction", "check_ranges", "from_dict", "to_dict", "load_config"]
 
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 #: key of a field's range in ``dataclasses.Field.metadata``
 RANGE_KEY = "range"
@@ -195,11 +198,12 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
                 errors.append(str(err))
         raise ConfigError("; ".join(errors))
     if dataclasses.is_dataclass(hint):
-        if isinstance(value, hint):
+        cls = typing.cast("type[DataclassInstance]", hint)  # a type hint is the class, never an instance
+        if isinstance(value, cls):
             return value
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping for {hint.__name__}, got {type(value).__name__}")
-        return from_dict(hint, value, where)
+            raise ConfigError(f"{where}: expected a mapping for {cls.__name__}, got {type(value).__name__}")
+        return from_dict(cls, value, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
