@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from colliderflow.mlpf.model import MLPF, MLPFConfig, count_parameters
 from colliderflow.utils.atomic import atomic_write_text, output_dir
 from colliderflow.utils.config import (ConfigError, RangeChecked, bounded, load_config, non_negative, positive,
                                        to_dict)
+from colliderflow.utils.memory import release_free_memory
 from colliderflow.utils.torchfile import as_file_error
 
 __all__ = ["DataConfig", "OptimConfig", "TrainConfig", "load_train_config", "train", "to_tensors"]
@@ -102,7 +104,7 @@ class TrainConfig(RangeChecked):
     refit_scaler: bool = False
 
 
-def load_train_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> TrainConfig:
+def load_train_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> TrainConfig:
     """A YAML config with ``key.sub=value`` overrides (values parsed as YAML)."""
     return load_config(TrainConfig, path, overrides, what="training config")
 
@@ -251,8 +253,8 @@ def _train(cfg: TrainConfig, progress: bool) -> dict[str, Any]:
     total_steps = cfg.optim.max_steps or steps_per_epoch * cfg.optim.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.optim, total_steps))
-    state = {"epoch": 0, "batch": 0, "step": 0, "best_val": float("inf"), "history": [], "events": 0,
-             "cpu_seconds": 0.0}
+    state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best_val": float("inf"), "history": [],
+                             "events": 0, "cpu_seconds": 0.0}
     if resume:
         state = _load_checkpoint(ckpt_path, cfg, model, optimizer, scheduler, device)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -313,6 +315,7 @@ def _train(cfg: TrainConfig, progress: bool) -> dict[str, Any]:
                     log.write(rows)
                     rows = []
                     checkpoint()
+                    release_free_memory()  # every rank: keeps a long run's resident size flat (utils/memory.py)
                 if state["step"] >= total_steps:
                     done = True
                     break
