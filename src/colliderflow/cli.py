@@ -13,6 +13,7 @@
     colliderflow train            train the MLPF transformer (YAML config + key=value overrides)
     colliderflow export-onnx      export a trained MLPF model to ONNX
     colliderflow export-triton    write a Triton model repository (onnxruntime backend) for an MLPF model
+    colliderflow serve            run a Triton Inference Server with an MLPF model (reconstruct --server uses it)
     colliderflow nano             NanoAOD-like analysis objects (full simulation) from a dataset and its PF candidates
     colliderflow flashsim         train, sample (with oversampling), validate, pulls
 
@@ -192,6 +193,13 @@ def _add_reconstruct(sub) -> None:
     p.add_argument("--max-memory-gb", type=float, default=2.0,
                    help="MLPF: bound on the estimated inference memory per batch; batches are split to fit, "
                         "an event that alone exceeds it is an error (default: 2)")
+    p.add_argument("--server", default=None, metavar="HOST:PORT",
+                   help="MLPF: send the events to the Triton server at HOST:PORT (its gRPC port; 'colliderflow "
+                        "serve'), which runs the model with ONNX Runtime; --model, if given, must be the model it "
+                        "runs (checked by SHA-256 of the .onnx); the candidates equal local --backend onnx inference")
+    p.add_argument("--server-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="MLPF with --server: longest wait for the server to be ready, for one answer, and for it to "
+                        "come back after it went away; then an error, and completed chunks are kept (default: 60)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
     p.add_argument("--allow-partial", action="store_true",
                    help="accept a dataset whose manifest lists missing chunks (refused by default); only the chunks present are reconstructed")
@@ -241,6 +249,31 @@ def _add_export_triton(sub) -> None:
     p.add_argument("--attention", choices=["mha", "portable"], default="mha",
                    help="a .pt model's export of dense attention, as in export-onnx (default: mha)")
     p.set_defaults(func=_cmd_export_triton)
+
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="run a Triton Inference Server with an MLPF model",
+                       description="Serve an MLPF model's ONNX export with NVIDIA Triton (PyTriton) and ONNX Runtime "
+                                   "(CUDA where the serving environment has onnxruntime-gpu and a GPU, else CPU), "
+                                   "for 'colliderflow reconstruct --algo mlpf --server HOST:GRPC_PORT'. Runs in the "
+                                   "serving environment (make serve-env), until SIGTERM or Ctrl-C. Endpoints: "
+                                   "Triton's KServe v2 API over HTTP and gRPC; models 'mlpf' and 'mlpf_metadata'.")
+    p.add_argument("--model", type=Path, default=None,
+                   help="model file, .onnx or .pt with its .onnx beside it ('colliderflow export-onnx') "
+                        "(default: the shipped cms-like model.onnx)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0: every interface, "
+                        "the server has no authentication)")
+    p.add_argument("--grpc-port", type=int, default=8001, help="gRPC port, the one reconstruct --server uses (default: 8001)")
+    p.add_argument("--http-port", type=int, default=8000, help="HTTP port (default: 8000)")
+    p.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (default: 8002)")
+    p.add_argument("--max-batch-size", type=int, default=256,
+                   help="most events per request; clients split larger batches (default: 256)")
+    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (default: 0, its choice)")
+    p.add_argument("--python", default=None,
+                   help="python of the serving environment (default: $COLLIDERFLOW_SERVE_PYTHON, else "
+                        ".venv-serve/bin/python here or beside the source tree)")
+    p.set_defaults(func=_cmd_serve)
 
 
 def _reco_args(values: list[str]) -> dict[str, str]:
@@ -400,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_export(sub)
     _add_export_triton(sub)
+    _add_serve(sub)
     _add_nano(sub)
     _add_flashsim(sub)
     return parser
@@ -525,7 +559,8 @@ def _cmd_reconstruct(args) -> int:
     settings = reconstruction_settings(args.algo, args.dataset, calibration=args.calibration, model=args.model,
                                        backend=args.backend, binary_threshold=args.binary_threshold,
                                        pileup_threshold=args.pileup_threshold, max_memory_gb=args.max_memory_gb,
-                                       threads=args.threads)
+                                       threads=args.threads, server=args.server,
+                                       server_timeout=args.server_timeout)
     s = reconstruct_dataset(args.dataset, args.out, args.algo, settings, jobs=args.jobs, progress=not args.quiet,
                             allow_partial=args.allow_partial)
     print(f"{args.out}: {args.algo} on {s['events']} events, {s['chunks_built']} chunk(s) built, "
@@ -570,6 +605,22 @@ def _cmd_export_triton(args) -> int:
     print(f"wrote {folder}/config.pbtxt and {folder}/1/model.onnx (from {model}); serve with "
           f"'tritonserver --model-repository {args.out}'")
     return 0
+
+
+def _cmd_serve(args) -> int:
+    import os
+
+    from colliderflow.mlpf.export import onnx_file
+    from colliderflow.mlpf.serve import server_command, serving_python
+    from colliderflow.mlpf.shipped import shipped_model
+
+    onnx = onnx_file(args.model or shipped_model("cms-like", "onnx"))
+    command = server_command(onnx, serving_python(args.python), host=args.host, http_port=args.http_port,
+                             grpc_port=args.grpc_port, metrics_port=args.metrics_port,
+                             max_batch_size=args.max_batch_size, threads=args.threads)
+    print(f"colliderflow serve: starting Triton for {onnx} on {args.host} (gRPC {args.grpc_port}, HTTP "
+          f"{args.http_port}); ready when it prints 'serving'; stop with Ctrl-C or SIGTERM", flush=True)
+    os.execv(command[0], command)  # the server takes this process over (signals reach it directly)
 
 
 def _cmd_jec(args) -> int:

@@ -91,12 +91,16 @@ _FACTORIES = {"pf": _pf_factory, "mlpf": _mlpf_factory}
 def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: str | None = None,
                             model: str | os.PathLike | None = None, backend: str = "torch",
                             binary_threshold: float = 0.5, pileup_threshold: float = 0.9, max_memory_gb: float = 2.0,
-                            threads: int = 0) -> dict[str, Any]:
+                            threads: int = 0, server: str | None = None, server_timeout: float = 60.0
+                            ) -> dict[str, Any]:
     """The settings of ``reconstruct_dataset`` from command-line choices.
 
     PF uses ``calibration`` (a card name or ``.pfcalib.json``; default: the dataset's card), MLPF
     ``model`` (default: the shipped model of the dataset's card for ``backend``) and the inference
     options (``InferenceConfig``; ``max_memory_gb`` and ``threads`` only change how fast it runs).
+    With ``server`` (``HOST:PORT`` of a Triton server, ``colliderflow.mlpf.client``) the model is
+    the one the server runs, asked from it now and stored as ``sha256:<digest of its .onnx>``
+    (``model``, if given, must be it); ``server`` and ``server_timeout`` only change how it runs.
     """
     from colliderflow.dataset.read import dataset_card
 
@@ -107,9 +111,16 @@ def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: 
         raise ValueError(f"unknown reconstruction {algo!r}; choose one of {sorted(_FACTORIES)}")
     from colliderflow.mlpf.shipped import shipped_model
 
+    config: dict[str, Any] = {"backend": backend, "binary_threshold": binary_threshold,
+                              "pileup_threshold": pileup_threshold, "max_memory_gb": max_memory_gb}
+    if server:
+        from colliderflow.mlpf.client import TritonMLPF
+
+        remote = TritonMLPF(server, server_timeout, model=model)
+        remote.close()
+        config.update(backend="onnx", server=server, server_timeout=server_timeout)
+        return {"model": f"sha256:{remote.sha256}", "config": config}
     path = str(model) if model else str(shipped_model(card, backend))
-    config = {"backend": backend, "binary_threshold": binary_threshold, "pileup_threshold": pileup_threshold,
-              "max_memory_gb": max_memory_gb}
     if threads:
         config["num_threads"] = threads
     return {"model": path, "config": config}

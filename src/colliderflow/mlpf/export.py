@@ -40,7 +40,7 @@ import io
 import json
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,7 @@ from colliderflow.schema.elements import ELEMENT_FEATURES
 from colliderflow.utils.atomic import atomic_path
 
 __all__ = ["OUTPUT_NAMES", "META_CONFIG", "META_FEATURES", "META_OUTPUTS", "META_ATTENTION", "DEFAULT_PROVIDERS",
-           "ATTENTION_MODES", "export_onnx", "agreement_with_torch", "OnnxMLPF"]
+           "ATTENTION_MODES", "export_onnx", "agreement_with_torch", "onnx_file", "read_metadata", "OnnxMLPF"]
 
 #: the ONNX graph outputs, each (B, N) except ``pid_prob`` (B, N, C)
 OUTPUT_NAMES = ("p_binary", "pid_prob", "p_pileup", "pt", "eta", "phi", "energy")
@@ -172,7 +172,8 @@ def export_onnx(model: MLPF, path: str | os.PathLike, opset: int = 18, attention
             # without onnxscript (module docstring)
             warnings.filterwarnings("ignore", category=DeprecationWarning,
                                     message=r".*(legacy TorchScript-based ONNX export|feature will be removed).*")
-            torch.onnx.export(_Decoded(model), (X,), buffer, dynamo=False, opset_version=opset,
+            # torch types ``f`` as a path; the TorchScript exporter (dynamo=False) also writes to a file object
+            torch.onnx.export(_Decoded(model), (X,), buffer, dynamo=False, opset_version=opset,  # type: ignore[arg-type]
                               input_names=["X"], output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
                               custom_opsets={_MS_DOMAIN: 1} if attention == "mha" and config.attention == "dense"
                               else None,
@@ -194,6 +195,25 @@ def export_onnx(model: MLPF, path: str | os.PathLike, opset: int = 18, attention
     with atomic_path(path) as tmp:
         tmp.write_bytes(proto.SerializeToString())
     return path
+
+
+def onnx_file(model_path: str | os.PathLike) -> Path:
+    """The ONNX export of a model file: ``model_path`` itself (.onnx) or the .onnx beside a .pt
+    (where ``reconstruct --backend onnx``, ``serve`` and ``reconstruct --server --model`` look)."""
+    path = str(model_path)
+    return Path(path if path.endswith(".onnx") else path.rsplit(".", 1)[0] + ".onnx")
+
+
+def read_metadata(meta: Mapping[str, str], where: str) -> tuple[MLPFConfig, tuple[str, ...], tuple[str, ...]]:
+    """(model config, feature names, output names) from an export's metadata_props (``where``: for errors).
+
+    The same metadata reaches clients of a Triton server (``colliderflow.mlpf.client``).
+    """
+    missing = [k for k in (META_CONFIG, META_FEATURES, META_OUTPUTS) if k not in meta]
+    if missing:
+        raise ValueError(f"{where}: not an MLPF export, metadata lacks {missing}")
+    return (MLPFConfig.from_dict(json.loads(meta[META_CONFIG])), tuple(json.loads(meta[META_FEATURES])),
+            tuple(json.loads(meta[META_OUTPUTS])))
 
 
 class OnnxMLPF:
@@ -223,13 +243,8 @@ class OnnxMLPF:
         if threads is not None:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(path), options, providers=self.providers)
-        meta = self.session.get_modelmeta().custom_metadata_map
-        missing = [k for k in (META_CONFIG, META_FEATURES, META_OUTPUTS) if k not in meta]
-        if missing:
-            raise ValueError(f"{path}: not an MLPF export, metadata lacks {missing}")
-        self.config = MLPFConfig.from_dict(json.loads(meta[META_CONFIG]))
-        self.feature_names = tuple(json.loads(meta[META_FEATURES]))
-        self.output_names = tuple(json.loads(meta[META_OUTPUTS]))
+        self.config, self.feature_names, self.output_names = read_metadata(
+            self.session.get_modelmeta().custom_metadata_map, str(path))
 
     def __call__(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """X (B, N, F) features (padding rows zero) -> decoded outputs, each (B, N) or (B, N, C)."""

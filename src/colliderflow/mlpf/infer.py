@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -22,6 +22,10 @@ from colliderflow.schema.elements import ELEMENT_FEATURES, ELEMENT_TRACK
 from colliderflow.utils.config import RangeChecked, fraction, non_negative, positive
 from colliderflow.utils.parquet import FileFormatError
 from colliderflow.utils.torchfile import as_file_error
+
+if TYPE_CHECKING:
+    from colliderflow.mlpf.client import TritonMLPF
+    from colliderflow.mlpf.export import OnnxMLPF
 
 __all__ = ["InferenceConfig", "Predictor", "candidates_from_prediction"]
 
@@ -43,6 +47,10 @@ class InferenceConfig(RangeChecked):
             (``MLPFConfig.inference_bytes``); batches are split to stay below it, and an event that
             alone exceeds it is refused with a clear error instead of exhausting the machine.
         num_threads: CPU threads (0: library default).
+        server: ``HOST:PORT`` (gRPC) of a Triton server running the model (``colliderflow serve``);
+            empty: run it here. A server runs ONNX Runtime, so it needs backend 'onnx'.
+        server_timeout: seconds to wait for the server to be ready, for one answer, and for it to
+            come back after it went away (``colliderflow.mlpf.client``).
     """
 
     backend: str = "torch"
@@ -51,23 +59,39 @@ class InferenceConfig(RangeChecked):
     batch_elements: int = positive(20000)
     max_memory_gb: float = positive(2.0)
     num_threads: int = non_negative(0)
+    server: str = ""
+    server_timeout: float = positive(60.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.backend not in ("torch", "onnx"):
             raise ValueError(f"backend must be 'torch' or 'onnx', got {self.backend!r}")
+        if self.server and self.backend != "onnx":
+            raise ValueError(f"server {self.server!r} runs ONNX Runtime: backend must be 'onnx', got {self.backend!r}")
 
 
 class Predictor:
-    """Runs a model file (``.pt`` for PyTorch, ``.onnx`` for ONNX Runtime) on padded batches."""
+    """Runs a model file (``.pt`` for PyTorch, ``.onnx`` for ONNX Runtime) on padded batches.
+
+    With ``config.server``, the batches go to a Triton server instead, and ``model_path`` names the
+    model it must run: ``sha256:<hex digest of the .onnx>``, a model file, or '' for any
+    (``colliderflow.mlpf.client.TritonMLPF``).
+    """
 
     def __init__(self, model_path: str | os.PathLike, config: InferenceConfig = InferenceConfig()) -> None:
         self.config = config
         path = str(model_path)
-        if config.backend == "onnx":
-            from colliderflow.mlpf.export import OnnxMLPF
+        self._onnx: OnnxMLPF | TritonMLPF
+        if config.server:
+            from colliderflow.mlpf.client import TritonMLPF
 
-            onnx_path = Path(path if path.endswith(".onnx") else path.rsplit(".", 1)[0] + ".onnx")
+            self._onnx = TritonMLPF(config.server, config.server_timeout, model=path)
+            self._model = None
+            self.model_config = self._onnx.config
+        elif config.backend == "onnx":
+            from colliderflow.mlpf.export import OnnxMLPF, onnx_file
+
+            onnx_path = onnx_file(path)
             if not onnx_path.is_file():
                 raise FileFormatError(f"{onnx_path}: no such file")
             with as_file_error(onnx_path, "readable MLPF ONNX export"):  # ONNX Runtime's own exceptions
@@ -132,7 +156,7 @@ class Predictor:
             out = self.predict_batch(X)
             for k, i in enumerate(idx):
                 results[i] = {name: v[k, : sizes[i]] for name, v in out.items()}
-        return results
+        return cast("list[dict[str, np.ndarray]]", results)  # the batches hold every event: no None left
 
     def candidates(self, events: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
         return [candidates_from_prediction(x, p, self.config) for x, p in zip(events, self.predict_events(events))]

@@ -16,21 +16,35 @@ the element axis N is ``-1``. Triton's dynamic batcher only merges requests whos
 equal, so requests of events padded to the same N are merged, others run one by one; padding
 does not change an event's outputs (docs/mlpf.md), so a merged batch gives the same results. The
 default bound, 256 events, keeps a merged batch of pileup events (N ~ 3,000) at a few GB of
-activations; clients split larger requests (``colliderflow.mlpf.remote``).
+activations; clients split larger requests (``colliderflow.mlpf.client``).
+
+Which model answers. ``config.pbtxt`` carries the parameter ``colliderflow_metadata``, the JSON of
+:func:`model_metadata` (the .onnx file's SHA-256 and the export's metadata: model configuration,
+feature and output names). ``colliderflow reconstruct --server`` reads it to check that the server
+runs the expected model and to batch events as local inference does. ``colliderflow serve``
+(``colliderflow.mlpf.pytriton_server``) cannot set model-config parameters through PyTriton's API;
+it serves the same JSON as a second model, ``mlpf_metadata``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
 
 from colliderflow.utils.atomic import atomic_dir
 
-__all__ = ["MODEL_NAME", "DEFAULT_MAX_BATCH_SIZE", "ONNX_TO_TRITON", "triton_config", "write_model_repository"]
+__all__ = ["MODEL_NAME", "METADATA_MODEL", "METADATA_PARAMETER", "DEFAULT_MAX_BATCH_SIZE", "ONNX_TO_TRITON",
+           "model_metadata", "triton_config", "write_model_repository"]
 
 #: the model's name in the repository and in requests
 MODEL_NAME = "mlpf"
+#: the companion model of ``colliderflow serve`` answering with :func:`model_metadata` (module docstring)
+METADATA_MODEL = "mlpf_metadata"
+#: the config.pbtxt parameter holding :func:`model_metadata` as JSON
+METADATA_PARAMETER = "colliderflow_metadata"
 DEFAULT_MAX_BATCH_SIZE = 256
 #: ONNX TensorProto element types -> Triton's model-config data types
 ONNX_TO_TRITON = {1: "TYPE_FP32", 2: "TYPE_UINT8", 3: "TYPE_INT8", 5: "TYPE_INT16", 6: "TYPE_INT32",
@@ -51,6 +65,22 @@ def _tensor_entries(values, path: Path) -> list[str]:
         entries.append(f'  {{\n    name: "{v.name}"\n    data_type: {ONNX_TO_TRITON[t.elem_type]}\n'
                        f'    dims: [ {", ".join(str(d) for d in dims[1:])} ]\n  }}')
     return entries
+
+
+def model_metadata(onnx_path: str | os.PathLike) -> dict:
+    """``{"sha256": hex digest of the .onnx file, "metadata": its metadata_props}``: what a Triton
+    server says about the MLPF model it runs (the module docstring; the same object as
+    ``model_metadata`` of ``colliderflow/mlpf/pytriton_server.py``, which reads it with ONNX Runtime)."""
+    import onnx
+
+    data = Path(onnx_path).read_bytes()
+    props = onnx.load_from_string(data).metadata_props
+    return {"sha256": hashlib.sha256(data).hexdigest(), "metadata": {p.key: p.value for p in props}}
+
+
+def _pbtxt_string(text: str) -> str:
+    """``text`` (ASCII) as a protobuf text-format string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def triton_config(onnx_path: str | os.PathLike, name: str = MODEL_NAME,
@@ -77,6 +107,8 @@ def triton_config(onnx_path: str | os.PathLike, name: str = MODEL_NAME,
         "input [", ",\n".join(_tensor_entries(inputs, path)), "]",
         "output [", ",\n".join(_tensor_entries(graph.output, path)), "]",
         "dynamic_batching { }",  # no instance_group: Triton puts one instance on each GPU, or one on the CPU
+        f'parameters {{\n  key: "{METADATA_PARAMETER}"',
+        f"  value {{ string_value: {_pbtxt_string(json.dumps(model_metadata(path), sort_keys=True))} }}\n}}",
         "",
     ])
 
