@@ -375,10 +375,12 @@ def _add_flashsim(sub) -> None:
     p.add_argument("--solver", default="midpoint", choices=["euler", "midpoint", "rk4", "adaptive"],
                    help="ODE solver (default: midpoint)")
     p.add_argument("--steps", type=int, default=10, help="fixed ODE steps (default: 10)")
-    p.add_argument("--batch-size", type=int, default=2000, help="generator events per batch (default: 2000)")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="generator events per batch (default 0: 20000 / --oversample; the random numbers depend on it)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default: 1, the most events per CPU-second; 0: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_flashsim_sample)
 
@@ -681,7 +683,8 @@ def _cmd_flashsim_sample(args) -> int:
                        seed=args.seed, device=args.device, threads=args.threads)
     r = sample_file(args.model, args.input, args.out, cfg, progress=not args.quiet)
     print(f"{r['output']}: {r['events']} events ({r['generator_events']} generator events x {args.oversample}) in "
-          f"{r['seconds']:.1f} s = {r['events_per_second']:.0f} events/s on {r['device']}")
+          f"{r['seconds']:.1f} s = {r['events_per_second']:.0f} events/s on {r['device']} "
+          f"({r['events_per_cpu_second']:.0f} per CPU-second)")
     return 0
 
 

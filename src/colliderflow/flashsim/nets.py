@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -36,10 +37,19 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*mods)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        # the same operations as self.net(x), without a module call per layer: sampling evaluates
+        # small networks tens of thousands of times per batch, where that call is a visible cost
+        for layer in self.net:
+            x = nn.functional.linear(x, layer.weight, layer.bias) if isinstance(layer, nn.Linear) else \
+                nn.functional.silu(x)
+        return x
 
 
 class _Standardise(nn.Module):
+    # buffers (register_buffer), declared for the type checker
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, dim: int):
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
@@ -66,9 +76,14 @@ class MultiplicityNet(nn.Module):
         return self.mlp(self.norm(cond))
 
     @torch.no_grad()
-    def sample(self, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Multiplicities (B,) int64: one Bernoulli draw per head while the chain survives."""
-        p = torch.sigmoid(self(cond))
+    def sample(self, cond: torch.Tensor, generator: torch.Generator | None = None,
+               chunks: Sequence[slice] | None = None) -> torch.Tensor:
+        """Multiplicities (B,) int64: one Bernoulli draw per head while the chain survives.
+
+        ``chunks``: row slices covering the batch, evaluated one at a time (to stay in the CPU
+        cache); the draws are the same.
+        """
+        p = torch.sigmoid(self(cond) if chunks is None else torch.cat([self(cond[s]) for s in chunks]))
         u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
         passed = torch.cumprod((u < p).to(torch.int64), dim=1)
         return passed.sum(dim=1)
@@ -86,6 +101,8 @@ def multiplicity_loss(logits: torch.Tensor, count: torch.Tensor) -> torch.Tensor
 class VectorField(nn.Module):
     """v(x (B, D), t (B,), cond (B, C)) -> (B, D); conditioning standardised inside."""
 
+    freq: torch.Tensor  # buffer (register_buffer), declared for the type checker
+
     def __init__(self, dim: int, cond_dim: int, hidden: int = 128, layers: int = 3, n_freq: int = 4):
         super().__init__()
         self.norm = _Standardise(cond_dim)
@@ -94,9 +111,19 @@ class VectorField(nn.Module):
         self.dim = dim
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self._field(x, t, self.norm(cond))
+
+    def _field(self, x: torch.Tensor, t: torch.Tensor, cond_std: torch.Tensor) -> torch.Tensor:
         t = t.reshape(-1, 1).to(x.dtype).expand(x.shape[0], 1)
         ft = t * self.freq[None, :]
-        return self.mlp(torch.cat([x, self.norm(cond), t, torch.sin(ft), torch.cos(ft)], dim=1))
+        return self.mlp(torch.cat([x, cond_std, t, torch.sin(ft), torch.cos(ft)], dim=1))
+
+    def at(self, cond: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The field for fixed conditioning cond (B, C) as f(x (B, D), t 0-d) -> (B, D), the form
+        :func:`colliderflow.flashsim.ode.integrate` takes; the conditioning is standardised once,
+        not at every evaluation (the same numbers as :meth:`forward`)."""
+        cond_std = self.norm(cond)
+        return lambda x, t: self._field(x, t, cond_std)
 
 
 def cfm_loss(field: VectorField, x1: torch.Tensor, cond: torch.Tensor,
