@@ -94,3 +94,38 @@ def test_old_and_mixed_mlpf_candidates_are_refused(pu_dataset, element_predictor
     # reconstructing again replaces the old chunks
     assert reconstruct_dataset(pu_dataset, out, "mlpf", MLPF, progress=False)["chunks_built"] == 2
     assert len(load_candidates(out)) == 4
+
+
+def test_candidates_carry_the_vertices_their_reconstruction_found(pu_dataset, tmp_path):
+    from colliderflow.dataset.read import dataset_files, load_dataset
+    from colliderflow.pf.pileup import VertexConfig, event_vertices
+    from colliderflow.reconstruct import iter_events
+    from colliderflow.schema.candidates import read_candidate_events
+
+    out = tmp_path / "pf"
+    vertex = {"min_tracks": 3}  # not the default (2): the file must hold what PF used
+    reconstruct_dataset(pu_dataset, out, "pf", {**PF, "config": {"vertex": vertex}}, progress=False)
+    for chunk in dataset_files(pu_dataset):
+        events, header = read_candidate_events(out / chunk.name, chunk)
+        assert header["schema_version"] == CANDIDATES_SCHEMA_VERSION == 2
+        data = load_dataset(chunk, ["X", "event"])
+        for x, pv_z, npvs in zip(iter_events(data.X), ak.to_numpy(events.pv_z), ak.to_numpy(events.npvs)):
+            found = event_vertices(x, VertexConfig(**vertex))
+            assert npvs == len(found) > 5  # 20 pileup interactions
+            assert pv_z == np.float32(found[0])
+        # the primary vertex is the hard scatter's (ttbar: many hard tracks)
+        assert np.all(np.abs(ak.to_numpy(events.pv_z) - ak.to_numpy(data.event.pv_z)) < 0.05)
+
+
+def test_version_1_candidates_are_rebuilt_not_reused(pu_dataset, tmp_path):
+    out = tmp_path / "pf"
+    reconstruct_dataset(pu_dataset, out, "pf", PF, progress=False)
+    chunk = sorted(out.glob("chunk_*"))[0]
+    array, header = read_parquet(chunk, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION)
+    write_parquet(chunk, ak.zip({"cands": array.cands, "event_index": array.event_index}, depth_limit=1),
+                  dict(header, schema_version=1))
+    with pytest.raises(FileFormatError, match="schema version 1, this colliderflow reads version 2"):
+        load_candidates(out)
+    s = reconstruct_dataset(pu_dataset, out, "pf", PF, progress=False)
+    assert (s["chunks_built"], s["chunks_skipped"]) == (1, 1)
+    assert len(load_candidates(out)) == 4

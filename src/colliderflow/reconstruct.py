@@ -25,17 +25,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from colliderflow.dataset.read import _read_chunk, dataset_files, has_chunks, missing_chunks, validate_chunk
-from colliderflow.pf.pileup import PuppiConfig, VertexConfig, mitigate_pileup
+from colliderflow.pf.pileup import PuppiConfig, VertexConfig, event_vertices, mitigate_pileup
 from colliderflow.schema.candidates import (CANDIDATE_FIELDS, CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION,
-                                            MLPF_PILEUP_KEY, result_settings)
+                                            MLPF_PILEUP_KEY, VERTEX_FIELDS, result_settings)
 from colliderflow.schema.elements import ELEMENT_FEATURES
 from colliderflow.utils.atomic import output_dir
 from colliderflow.utils.config import from_dict, to_dict
 from colliderflow.utils.jagged import per_event, to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
 
-__all__ = ["MLPFPileupConfig", "iter_events", "candidates_to_array", "reconstruct_dataset", "reconstruction_settings",
-           "mlpf_pileup_threshold"]
+__all__ = ["MLPFPileupConfig", "iter_events", "candidates_to_array", "vertex_columns", "reconstruct_dataset",
+           "reconstruction_settings", "mlpf_pileup_threshold"]
 
 
 
@@ -141,14 +141,33 @@ def _resolve_settings(algo: str, settings: dict[str, Any]) -> dict[str, Any]:
     return {**settings, MLPF_PILEUP_KEY: to_dict(pileup)}
 
 
+def _vertex_config(algo: str, settings: dict[str, Any]) -> VertexConfig:
+    """The vertex settings the algorithm's pileup mitigation uses."""
+    if algo == "pf":
+        from colliderflow.pf.reconstruct import PFRecoConfig
+
+        return from_dict(PFRecoConfig, settings.get("config", {}), where="pf config").vertex
+    return _mlpf_pileup_config(settings).vertex
+
+
+def vertex_columns(events: list[dict[str, np.ndarray]], config: VertexConfig) -> dict[str, np.ndarray]:
+    """Per-event ``VERTEX_FIELDS`` of the candidates format: primary-vertex z (cm, 0 without a
+    vertex) and the number of vertices, found from each event's tracks with ``config``."""
+    found = [event_vertices(x, config) for x in events]
+    return {"pv_z": np.array([v[0] if len(v) else 0.0 for v in found], dtype=VERTEX_FIELDS["pv_z"]),
+            "npvs": np.array([len(v) for v in found], dtype=VERTEX_FIELDS["npvs"])}
+
+
 def _process_chunk(algo: str, settings: dict[str, Any], src: str, dst: str) -> int:
     array = _read_chunk(Path(src))
     validate_chunk(Path(src), array)
     run = _FACTORIES[algo](settings)
-    events = run(list(iter_events(array.X)))
+    elements = list(iter_events(array.X))
+    events = run(elements)
     header = {"kind": CANDIDATES_KIND, "schema_version": CANDIDATES_SCHEMA_VERSION, "algo": algo,
               "settings": settings, "input": Path(src).name, "input_header": read_header(src)}
-    write_parquet(dst, ak.zip({"cands": candidates_to_array(events), "event_index": array.event["index"]},
+    write_parquet(dst, ak.zip({"cands": candidates_to_array(events), "event_index": array.event["index"],
+                               **vertex_columns(elements, _vertex_config(algo, settings))},
                               depth_limit=1), header)
     return len(events)
 
@@ -160,7 +179,8 @@ def _done(dst: Path, algo: str, settings: dict[str, Any], src: Path) -> bool:
         h = read_header(dst)
     except FileFormatError:
         return False
-    return (h.get("algo") == algo and result_settings(h.get("settings")) == result_settings(settings)
+    return (h.get("schema_version") == CANDIDATES_SCHEMA_VERSION and h.get("algo") == algo
+            and result_settings(h.get("settings")) == result_settings(settings)
             and h.get("input_header") == read_header(src))
 
 
