@@ -115,6 +115,17 @@ def test_candidates_carry_the_vertices_their_reconstruction_found(pu_dataset, tm
             assert pv_z == np.float32(found[0])
         # the primary vertex is the hard scatter's (ttbar: many hard tracks)
         assert np.all(np.abs(ak.to_numpy(events.pv_z) - ak.to_numpy(data.event.pv_z)) < 0.05)
+    # nano takes the vertices from the candidates, found with PF's settings, and finds none itself
+    from colliderflow.nano.build import build_nano
+    from colliderflow.nano.io import read_nano
+    from colliderflow.schema.candidates import load_reconstruction
+
+    build_nano(pu_dataset, out, tmp_path / "nano.parquet", progress=False)
+    nano = read_nano(tmp_path / "nano.parquet")
+    records = ak.concatenate([read_candidate_events(out / c.name)[0] for c in dataset_files(pu_dataset)])
+    np.testing.assert_array_equal(ak.to_numpy(nano.PV.z), ak.to_numpy(records.pv_z))
+    np.testing.assert_array_equal(ak.to_numpy(nano.PV.npvs), ak.to_numpy(records.npvs))
+    assert len(load_reconstruction(out)[0]) == len(nano) == 4
 
 
 def test_version_1_candidates_are_rebuilt_not_reused(pu_dataset, tmp_path):
