@@ -18,8 +18,9 @@ reconstruction found (``VERTEX_FIELDS``): ``pv_z``, the primary vertex z (cm; 0 
 was found), and ``npvs``, the number of vertices, from the vertex settings the reconstruction
 used, so that later stages (``nano``) need not find them again. Version 1 files lack them.
 
-The header of each file holds ``algo`` ('pf' or 'mlpf'), the resolved ``settings`` and the
-header of the dataset chunk it was made from (``input_header``); readers check all three. This
+The header of each file holds ``algo`` ('pf' or 'mlpf'), the resolved ``settings`` (the JSON of
+``colliderflow.reconstruct``'s typed ``PFSettings`` / ``MLPFSettings``, compared here as plain data)
+and the header of the dataset chunk it was made from (``input_header``); readers check all three. This
 module is the format's one home: ``pf`` and ``mlpf`` fill the fields, ``reconstruct`` writes the
 files, ``evaluate`` and ``nano`` read them.
 """
