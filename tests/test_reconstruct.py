@@ -4,13 +4,16 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from colliderflow.reconstruct import MLPFPileupConfig, mlpf_pileup_threshold, reconstruct_dataset
+from colliderflow.pf.pileup import VertexConfig
+from colliderflow.pf.reconstruct import PFRecoConfig
+from colliderflow.reconstruct import MLPFPileupConfig, PFSettings, mlpf_pileup_threshold, reconstruct_dataset
 from colliderflow.schema.candidates import (CANDIDATES_KIND, CANDIDATES_SCHEMA_VERSION, load_candidates,
                                             load_reconstruction)
 from colliderflow.utils.config import to_dict
 from colliderflow.utils.parquet import FileFormatError, read_parquet, write_parquet
 
-PF = {"calibration": "cms-like", "config": {}}
+PF = PFSettings("cms-like")
+#: a mapping of the header's shape, as ``reconstruct_dataset`` also takes (its header lists only the config given)
 MLPF = {"model": "element-rule.pt", "config": {"pileup_threshold": 0.35}}
 
 
@@ -34,9 +37,7 @@ def test_mlpf_candidates_get_pf_vertices_chs_and_puppi(pu_dataset, element_predi
     pf, pf_header = load_reconstruction(tmp_path / "pf")
     mlpf, header = load_reconstruction(tmp_path / "mlpf")
     # PF headers hold every resolved setting, so output made with other defaults is never reused
-    from colliderflow.pf.reconstruct import PFRecoConfig
-
-    assert pf_header["settings"] == {**PF, "config": to_dict(PFRecoConfig())}
+    assert pf_header["settings"] == {"calibration": "cms-like", "config": to_dict(PFRecoConfig())}
     assert header["algo"] == "mlpf" and header["settings"]["pileup"] == to_dict(MLPFPileupConfig())
     assert mlpf_pileup_threshold(header) == 0.35
     n_pu = 0
@@ -98,13 +99,14 @@ def test_old_and_mixed_mlpf_candidates_are_refused(pu_dataset, element_predictor
 
 def test_candidates_carry_the_vertices_their_reconstruction_found(pu_dataset, tmp_path):
     from colliderflow.dataset.read import dataset_files, load_dataset
-    from colliderflow.pf.pileup import VertexConfig, event_vertices
+    from colliderflow.pf.pileup import event_vertices
     from colliderflow.reconstruct import iter_events
     from colliderflow.schema.candidates import read_candidate_events
 
     out = tmp_path / "pf"
     vertex = {"min_tracks": 3}  # not the default (2): the file must hold what PF used
-    reconstruct_dataset(pu_dataset, out, "pf", {**PF, "config": {"vertex": vertex}}, progress=False)
+    reconstruct_dataset(pu_dataset, out, "pf", PFSettings("cms-like", PFRecoConfig(vertex=VertexConfig(**vertex))),
+                        progress=False)
     for chunk in dataset_files(pu_dataset):
         events, header = read_candidate_events(out / chunk.name, chunk)
         assert header["schema_version"] == CANDIDATES_SCHEMA_VERSION == 2
