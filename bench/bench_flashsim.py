@@ -44,14 +44,14 @@ def full_chain(process: str, seed: int, events: int, pool: str) -> dict:
     from colliderflow.generate.pileup import PileupRange
     from colliderflow.generate.source import GenerationConfig
     from colliderflow.nano.build import build_nano
-    from colliderflow.reconstruct import reconstruct_dataset
+    from colliderflow.reconstruct import PFSettings, reconstruct_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         gen = GenerationConfig(process, seed=seed, pileup=PileupRange(55, 75), pileup_pool=pool)
         s = build_dataset(DatasetConfig(gen, events=events, chunk_size=events), tmp / "ds", jobs=1, progress=False)
         t0 = time.perf_counter()
-        reconstruct_dataset(tmp / "ds", tmp / "pf", "pf", {"calibration": "cms-like", "config": {}}, progress=False)
+        reconstruct_dataset(tmp / "ds", tmp / "pf", "pf", PFSettings("cms-like"), progress=False)
         t_pf = time.perf_counter() - t0
         t0 = time.perf_counter()
         build_nano(tmp / "ds", tmp / "pf", tmp / "nano.root", progress=False)

@@ -65,11 +65,11 @@ def _jet_resolution(data, colls: dict) -> dict:
 
 def _pf_collections(dataset: str, work: Path, n_events: int) -> dict:
     from colliderflow.evaluate.collections import reco_collections
-    from colliderflow.reconstruct import reconstruct_dataset
+    from colliderflow.reconstruct import PFSettings, reconstruct_dataset
     from colliderflow.schema.candidates import load_reconstruction
 
     out = work / f"pf_{Path(dataset).name}"
-    reconstruct_dataset(dataset, out, "pf", {"calibration": "cms-like"}, progress=False)
+    reconstruct_dataset(dataset, out, "pf", PFSettings("cms-like"), progress=False)
     cands, _ = load_reconstruction(out)
     return reco_collections("PF", cands[:n_events], "pf")
 

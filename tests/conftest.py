@@ -24,15 +24,14 @@ def nano_path(tmp_path_factory, pool_path):
     from colliderflow.generate.source import GenerationConfig
     from colliderflow.nano.build import build_nano
     from colliderflow.nano.io import read_nano, write_nano
-    from colliderflow.reconstruct import reconstruct_dataset
+    from colliderflow.reconstruct import PFSettings, reconstruct_dataset
 
     root = tmp_path_factory.mktemp("nano")
     parts = []
     for process, seed in (("ttbar", 31), ("zmumu", 32)):
         gen = GenerationConfig(process, seed=seed, pileup=PileupRange(10, 10), pileup_pool=str(pool_path))
         build_dataset(DatasetConfig(gen, events=24, chunk_size=12), root / process, progress=False)
-        reconstruct_dataset(root / process, root / f"pf_{process}", "pf", {"calibration": "cms-like", "config": {}},
-                            progress=False)
+        reconstruct_dataset(root / process, root / f"pf_{process}", "pf", PFSettings("cms-like"), progress=False)
         out = root / f"{process}.parquet"
         build_nano(root / process, root / f"pf_{process}", out, progress=False)
         parts.append(read_nano(out))

@@ -38,12 +38,12 @@ def full_chain(tmp_path_factory, pool_path):
     """4 ttbar events with 5-10 pileup through dataset -> PF -> nano."""
     from colliderflow.dataset.build import DatasetConfig, build_dataset
     from colliderflow.nano.build import build_nano
-    from colliderflow.reconstruct import reconstruct_dataset
+    from colliderflow.reconstruct import PFSettings, reconstruct_dataset
 
     root = tmp_path_factory.mktemp("full")
     gen = GenerationConfig("ttbar", seed=SEED, pileup=PileupRange(5, 10), pileup_pool=str(pool_path))
     build_dataset(DatasetConfig(gen, events=4, chunk_size=2), root / "ds", progress=False)
-    reconstruct_dataset(root / "ds", root / "pf", "pf", {"calibration": "cms-like", "config": {}}, progress=False)
+    reconstruct_dataset(root / "ds", root / "pf", "pf", PFSettings("cms-like"), progress=False)
     build_nano(root / "ds", root / "pf", root / "nano.parquet", progress=False)
     return read_nano(root / "nano.parquet")
 

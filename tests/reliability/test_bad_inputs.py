@@ -6,9 +6,18 @@ must exit 1 with one line naming the file and the problem, and create no output.
 
 from __future__ import annotations
 
+import awkward as ak
+import numpy as np
 import pytest
 
 from tests.reliability.conftest import CHUNKS, drop_field, one_line_error, rewrite, run, set_value
+
+
+def _set_event_value(array: ak.Array, field: str, value: float, index: int = 0) -> ak.Array:
+    """``array`` with entry ``index`` of the per-event column ``field`` set to ``value``."""
+    col = np.array(ak.to_numpy(array[field]))
+    col[index] = value
+    return ak.with_field(array, col, field)
 
 
 def _truncate(path):
@@ -53,6 +62,8 @@ CASES = {
                       "candidate field 'pt' is NaN or inf", ("evaluate", "derive-jec", "nano")),
     "candidate field missing": (("pf", 1), lambda p: rewrite(p, lambda a: drop_field(a, "cands", "puppi_weight")),
                                 "candidate fields missing: ['puppi_weight']", ("evaluate", "nano")),
+    "candidate vertex NaN": (("pf", 0), lambda p: rewrite(p, lambda a: _set_event_value(a, "pv_z", float("nan"))),
+                             "'pv_z' is NaN or inf", ("evaluate", "nano")),
     "candidates truncated": (("pf", 1), _truncate, "not a readable Parquet file", ("evaluate", "derive-jec", "nano")),
 }
 

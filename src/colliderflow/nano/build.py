@@ -19,7 +19,7 @@ from colliderflow.nano.io import NanoWriter
 from colliderflow.nano.reco import TRACK_FIELDS, RecoConfig, reco_objects
 from colliderflow.physics.jec import load_jec_file, shipped_jec
 from colliderflow.physics.resolution import JetCorrections
-from colliderflow.schema.candidates import read_candidate_chunk
+from colliderflow.schema.candidates import read_candidate_events
 from colliderflow.utils.config import to_dict
 from colliderflow.utils.jagged import per_event
 
@@ -44,13 +44,18 @@ def load_jec(spec: str | os.PathLike | None, card: str | None) -> JetCorrections
     return corr[_JEC_COLLECTION]
 
 
-def nano_batch(data: ak.Array, cands: ak.Array, jec: JetCorrections | None,
+def nano_batch(data: ak.Array, reco_events: ak.Array, jec: JetCorrections | None,
                gen_config: GenConfig = GenConfig(), reco_config: RecoConfig = RecoConfig()) -> ak.Array:
-    """NanoAOD-like events (generator and reconstructed collections) for a batch of dataset events."""
+    """NanoAOD-like events (generator and reconstructed collections) for a batch of dataset events.
+
+    ``reco_events``: the PF candidates file's event records of the same events (``cands`` and the
+    vertices PF found, ``pv_z`` and ``npvs``; ``colliderflow.schema.candidates.read_candidate_events``).
+    """
     gen = gen_objects(data, gen_config)
     genjets = per_event(gen["GenJet"], ["eta", "phi"])
     genparts = per_event(gen["GenPart"], ["eta", "phi", "pdgId"])
-    reco = reco_objects(data.X, cands, genjets, genparts, jec, reco_config)
+    vertices = {k: ak.to_numpy(reco_events[k]) for k in ("pv_z", "npvs")}
+    reco = reco_objects(data.X, reco_events.cands, vertices, genjets, genparts, jec, reco_config)
     return ak.zip({**gen, **reco, **event_scalars(data.event)}, depth_limit=1)
 
 
@@ -81,12 +86,12 @@ def build_nano(dataset: str | os.PathLike, candidates: str | os.PathLike, output
             cpath = cdir / f.name
             if not cpath.exists():
                 raise FileNotFoundError(f"{cpath}: no candidates for dataset chunk {f.name}; run "
-                                        f"'colliderflow reconstruct --algo pf --input {dataset} --output {candidates}'")
+                                        f"'colliderflow reconstruct --algo pf --dataset {dataset} --out {candidates}'")
             data = load_dataset(f, ["X", "truth", "gen_hadrons", "gen_partons", "event"])
-            cands = read_candidate_chunk(cpath, f)[0]
+            reco_events = read_candidate_events(cpath, f)[0]
             data = ak.zip({"X": data.X[TRACK_FIELDS], "truth": data.truth, "gen_hadrons": data.gen_hadrons,
                            "gen_partons": data.gen_partons, "event": data.event}, depth_limit=1)
-            batch = nano_batch(data, cands, corr, gen_config, reco_config)
+            batch = nano_batch(data, reco_events, corr, gen_config, reco_config)
             writer.write(batch)
             n += len(batch)
     return {"events": n, "output": str(output), "card": card}

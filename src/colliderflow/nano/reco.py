@@ -32,7 +32,6 @@ import awkward as ak
 import numpy as np
 
 from colliderflow.nano.schema import LEPTON_MASS, RECO_COLLECTIONS
-from colliderflow.pf.pileup import find_vertices
 from colliderflow.physics.jets import cluster_jets
 from colliderflow.physics.matching import closest_within
 from colliderflow.physics.met import met as missing_et
@@ -46,7 +45,7 @@ from colliderflow.utils.jagged import per_event, to_jagged
 __all__ = ["RecoConfig", "reco_objects", "TRACK_FIELDS", "object_selections"]
 
 #: element features the reco objects need
-TRACK_FIELDS = ["type", "pt", "d0", "d0_err", "vx", "vy", "vz", "dz_err", "n_hits", "n_pixel_hits", "chi2_ndf",
+TRACK_FIELDS = ["type", "pt", "d0", "d0_err", "vx", "vy", "vz", "n_hits", "n_pixel_hits", "chi2_ndf",
                 "muon_dt_hits", "muon_csc_hits"]
 _CAND_FIELDS = ["cls", "charge", "pt", "eta", "phi", "energy", "element", "puppi_weight", "vertex"]
 
@@ -233,13 +232,16 @@ def object_selections(config: RecoConfig = RecoConfig()) -> dict[str, tuple[floa
             "Electron": (config.electron_min_pt, math.inf), "Photon": (config.photon_min_pt, config.photon_max_eta)}
 
 
-def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: list[dict],
-                 jec: JetCorrections | None, config: RecoConfig = RecoConfig()) -> dict[str, ak.Array]:
+def reco_objects(X: ak.Array, cands: ak.Array, vertices: dict[str, np.ndarray], genjets: list[dict],
+                 genparts: list[dict], jec: JetCorrections | None,
+                 config: RecoConfig = RecoConfig()) -> dict[str, ak.Array]:
     """Reconstructed collections of a batch of events.
 
     Args:
         X: dataset elements (events, elements) with at least ``TRACK_FIELDS``.
         cands: PF candidates (events, candidates) with PUPPI weights.
+        vertices: ``pv_z`` (events,) primary-vertex z in cm and ``npvs`` (events,), as PF found them
+            (the candidates file's vertex fields, ``colliderflow.schema.candidates``).
         genjets, genparts: per-event numpy dicts of the generator collections (for matching).
         jec: PF+PUPPI jet corrections, or None for raw jets.
 
@@ -255,15 +257,13 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
     xs = per_event(X, TRACK_FIELDS)
     cs = per_event(cands, _CAND_FIELDS)
     per: dict[str, list[dict[str, np.ndarray]]] = {k: [] for k in ("Jet", "Muon", "Electron", "Photon")}
-    pv = np.zeros((len(X), 3), dtype=np.float64)
+    pv_zs = np.asarray(vertices["pv_z"], dtype=np.float64)
+    rhos = np.zeros(len(X), dtype=np.float64)
     for i in range(len(X)):
         x, c = xs[i], cs[i]
         w = c["puppi_weight"].astype(np.float64)
-        trk = x["type"] == ELEMENT_TRACK
-        vz, _ = find_vertices(x["vz"][trk].astype(np.float64), x["dz_err"][trk].astype(np.float64),
-                              x["pt"][trk].astype(np.float64))
-        pv_z = float(vz[0]) if len(vz) else 0.0
-        pv[i] = len(vz), pv_z, rho(c["eta"], c["phi"], c["pt"])
+        pv_z = float(pv_zs[i])
+        rhos[i] = rho(c["eta"], c["phi"], c["pt"])
         per["Jet"].append(_jets(c, x, w, jets_raw[i], consts[i], genjets[i], jec, config))
         for k, v in _leptons(c, x, pv_z, genparts[i], config).items():
             per[k].append(v)
@@ -275,7 +275,8 @@ def reco_objects(X: ak.Array, cands: ak.Array, genjets: list[dict], genparts: li
         out[name] = ak.zip({"pt": met_pt.astype(np.float32), "phi": met_phi.astype(np.float32),
                             "sumEt": ak.to_numpy(sum_et).astype(np.float32)})
     zeros = np.zeros(len(X), np.float32)
-    out["PV"] = ak.zip({"npvs": pv[:, 0].astype(np.int16), "x": zeros, "y": zeros, "z": pv[:, 1].astype(np.float32)})
-    out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": pv[:, 2].astype(np.float32)})
+    out["PV"] = ak.zip({"npvs": np.asarray(vertices["npvs"]).astype(np.int16), "x": zeros, "y": zeros,
+                        "z": pv_zs.astype(np.float32)})
+    out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": rhos.astype(np.float32)})
     return out
 

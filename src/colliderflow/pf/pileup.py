@@ -29,7 +29,7 @@ from colliderflow.physics.neighbours import delta_r, pairs_within
 from colliderflow.schema.elements import ELEMENT_TRACK
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 
-__all__ = ["VertexConfig", "PuppiRegion", "PuppiConfig", "DEFAULT_REGIONS", "find_vertices", "associate", "associate_candidates",
+__all__ = ["VertexConfig", "PuppiRegion", "PuppiConfig", "DEFAULT_REGIONS", "find_vertices", "event_vertices", "associate", "associate_candidates",
            "puppi_weights", "mitigate_pileup"]
 
 
@@ -164,6 +164,17 @@ def find_vertices(z: np.ndarray, z_err: np.ndarray, pt: np.ndarray, config: Vert
     return vz[order], 0
 
 
+def event_vertices(x: dict[str, np.ndarray], config: VertexConfig = VertexConfig()) -> np.ndarray:
+    """Vertex positions z (V,) in cm of one event from all its tracks, the primary vertex first.
+
+    ``x``: the event's element features (``type``, ``vz``, ``dz_err``, ``pt``), name -> (E,) array.
+    """
+    tracks = np.flatnonzero(x["type"] == ELEMENT_TRACK)
+    vertex_z, _ = find_vertices(x["vz"][tracks].astype(np.float64), x["dz_err"][tracks].astype(np.float64),
+                                x["pt"][tracks].astype(np.float64), config)
+    return vertex_z
+
+
 def associate(z: np.ndarray, z_err: np.ndarray, vertex_z: np.ndarray,
               config: VertexConfig = VertexConfig()) -> np.ndarray:
     """Index of the closest compatible vertex for each track (-1 if none); vertex 0 is the PV."""
@@ -281,9 +292,7 @@ def associate_candidates(x: dict[str, np.ndarray], cands: dict[str, np.ndarray],
         where unassociated charged candidates within ``pv_dz_keep`` of the primary vertex count as
         primary, as in CMS; the number of vertices found).
     """
-    tracks = np.flatnonzero(x["type"] == ELEMENT_TRACK)
-    vertex_z, _ = find_vertices(x["vz"][tracks].astype(np.float64), x["dz_err"][tracks].astype(np.float64),
-                                x["pt"][tracks].astype(np.float64), vertex_config)
+    vertex_z = event_vertices(x, vertex_config)
     out = dict(cands)
     charged = (cands["charge"] != 0) & (x["type"][cands["element"]] == ELEMENT_TRACK)
     elem = cands["element"][charged]

@@ -13,8 +13,14 @@ One Parquet file per input chunk, records per event; fields (all jagged per even
 | ``chs`` | charged-hadron-subtraction decision: True if the candidate survives CHS |
 | ``pu_score`` | MLPF pileup probability (0 for PF) |
 
-The header of each file holds ``algo`` ('pf' or 'mlpf'), the resolved ``settings`` and the
-header of the dataset chunk it was made from (``input_header``); readers check all three. This
+Beside ``cands`` each event record holds its ``event_index`` in the dataset and the vertices the
+reconstruction found (``VERTEX_FIELDS``): ``pv_z``, the primary vertex z (cm; 0 when no vertex
+was found), and ``npvs``, the number of vertices, from the vertex settings the reconstruction
+used, so that later stages (``nano``) need not find them again. Version 1 files lack them.
+
+The header of each file holds ``algo`` ('pf' or 'mlpf'), the resolved ``settings`` (the JSON of
+``colliderflow.reconstruct``'s typed ``PFSettings`` / ``MLPFSettings``, compared here as plain data)
+and the header of the dataset chunk it was made from (``input_header``); readers check all three. This
 module is the format's one home: ``pf`` and ``mlpf`` fill the fields, ``reconstruct`` writes the
 files, ``evaluate`` and ``nano`` read them.
 """
@@ -31,22 +37,27 @@ import numpy as np
 from colliderflow.utils.jagged import first_non_finite
 from colliderflow.utils.parquet import FileFormatError, read_header, read_parquet
 
-__all__ = ["CANDIDATE_FIELDS", "CANDIDATES_KIND", "CANDIDATES_SCHEMA_VERSION", "MLPF_PILEUP_KEY", "empty_candidates",
-           "concat_candidates", "validate_candidates", "result_settings", "read_candidate_chunk", "load_reconstruction",
-           "load_candidates"]
+__all__ = ["CANDIDATE_FIELDS", "VERTEX_FIELDS", "CANDIDATES_KIND", "CANDIDATES_SCHEMA_VERSION", "MLPF_PILEUP_KEY",
+           "empty_candidates", "concat_candidates", "validate_candidates", "result_settings", "read_candidate_chunk",
+           "read_candidate_events", "load_reconstruction", "load_candidates"]
 
 #: key of the MLPF settings holding the resolved ``MLPFPileupConfig``; MLPF output without it was
 #: written before MLPF+CHS/PUPPI existed (its ``chs`` held the pileup-score cut) and is refused
 MLPF_PILEUP_KEY = "pileup"
 
 CANDIDATES_KIND = "candidates"
-CANDIDATES_SCHEMA_VERSION = 1
+#: 2: per-event vertices (``VERTEX_FIELDS``) beside the candidates
+CANDIDATES_SCHEMA_VERSION = 2
 
 CANDIDATE_FIELDS: dict[str, type] = {
     "cls": np.int8, "charge": np.int8, "pt": np.float32, "eta": np.float32, "phi": np.float32,
     "energy": np.float32, "element": np.int32, "vertex": np.int16, "puppi_weight": np.float32,
     "chs": np.bool_, "pu_score": np.float32,
 }
+
+
+#: per-event vertex fields: primary-vertex z (cm, 0 without vertex) and the number of vertices
+VERTEX_FIELDS: dict[str, type] = {"pv_z": np.float32, "npvs": np.int16}
 
 
 def empty_candidates(n: int = 0) -> dict[str, np.ndarray]:
@@ -101,6 +112,16 @@ def read_candidate_chunk(path: str | os.PathLike, dataset_chunk: str | os.PathLi
         dataset_chunk: the dataset chunk these candidates must have been reconstructed from; a
             chunk made from another file (another dataset, or an older version of it) is refused.
     """
+    array, header = read_candidate_events(path, dataset_chunk)
+    return array.cands, header
+
+
+def read_candidate_events(path: str | os.PathLike, dataset_chunk: str | os.PathLike | None = None
+                          ) -> tuple[ak.Array, dict[str, Any]]:
+    """One validated chunk as event records (``cands``, ``event_index``, ``pv_z``, ``npvs``), and its header.
+
+    As :func:`read_candidate_chunk`, which returns only the candidates.
+    """
     path = Path(path)
     if dataset_chunk is not None and not path.exists():
         raise FileFormatError(f"{path}: no candidates for dataset chunk {Path(dataset_chunk).name}; reconstruct the "
@@ -109,10 +130,16 @@ def read_candidate_chunk(path: str | os.PathLike, dataset_chunk: str | os.PathLi
     if "cands" not in array.fields:
         raise FileFormatError(f"{path}: no 'cands' field; not a candidates file")
     validate_candidates(path, array.cands)
+    absent = [f for f in VERTEX_FIELDS if f not in array.fields]
+    if absent:
+        raise FileFormatError(f"{path}: vertex fields missing: {absent}")
+    ev = first_non_finite(array.pv_z)
+    if ev is not None:
+        raise FileFormatError(f"{path}: event {ev}: 'pv_z' is NaN or inf")
     if dataset_chunk is not None and header.get("input_header") != read_header(dataset_chunk):
         raise FileFormatError(f"{path}: reconstructed from another file than {dataset_chunk}; reconstruct the "
                               "same dataset again")
-    return array.cands, header
+    return array, header
 
 
 def load_reconstruction(path: str | os.PathLike, dataset_chunks: list[Path] | None = None
