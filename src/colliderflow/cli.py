@@ -694,8 +694,9 @@ def _cmd_flashsim_validate(args) -> int:
     m = validate([str(p) for p in args.flash], [str(p) for p in args.full],
                  [str(p) for p in args.reference] if args.reference else None, args.out,
                  ValidateConfig(seed=args.seed, c2st_epochs=args.c2st_epochs), progress=not args.quiet)
-    aucs = {k: v["c2st"]["auc"] for k, v in m["collections"].items() if v.get("c2st", {}).get("auc") is not None}
-    print(f"{args.out}/report.md: AUC " + ", ".join(f"{k} {v:.3f}" for k, v in aucs.items()))
+    aucs = {k: v["c2st"] for k, v in m["collections"].items() if v.get("c2st", {}).get("auc") is not None}
+    print(f"{args.out}/report.md: classifier AUC (0.5: indistinguishable) "
+          + ", ".join(f"{k} {c['auc']:.3f} ± {c['auc_err']:.3f}" for k, c in aucs.items()))
     for name, t in m["toys"].items():
         print(f"  toy {name}: Flash {t['flash']['yield']:.1f} ± {t['flash']['error']:.1f}, "
               f"Full {t['full']['yield']:.1f} ± {t['full']['error']:.1f}")
