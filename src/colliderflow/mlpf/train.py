@@ -315,7 +315,7 @@ def _train(cfg: TrainConfig, progress: bool) -> dict[str, Any]:
                     log.write(rows)
                     rows = []
                     checkpoint()
-                    release_free_memory()  # every rank: keeps a long run's resident size flat (utils/memory.py)
+                    release_free_memory()  # every rank: gives freed heap pages back (utils/memory.py)
                 if state["step"] >= total_steps:
                     done = True
                     break
