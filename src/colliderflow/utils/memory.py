@@ -3,9 +3,9 @@
 PyTorch on CPU allocates and frees tensors of a different size at every step when batches are
 padded to their largest event, and glibc keeps freed memory in its heap. ``malloc_trim(0)``
 returns the free pages to the system; it costs milliseconds, so training calls it at each
-checkpoint. It is not the whole story of a long CPU run's growth: the MLPF campaign's run still
-grew by about 4 MB per step with it (13.9 to 16.1 GB over 560 steps; without it a run reached
-22.7 GB and was stopped by the out-of-memory killer), so another cache or a leak remains.
+checkpoint. It is not the whole story of a long CPU run's growth: with it, the MLPF campaign's
+run still moved between 13.9 and 19.0 GB over 1,500 steps (without it a run reached 22.7 GB and
+was stopped by the out-of-memory killer), so another cache or a leak remains.
 """
 
 from __future__ import annotations
