@@ -15,6 +15,23 @@ def pool_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def ttbar_pileup_dataset(tmp_path_factory, pool_path):
+    """Builder of small ttbar datasets with 20 pileup interactions from ``pool_path``:
+    ``make(name, seed, events, chunk_size)`` returns the dataset directory."""
+    from colliderflow.dataset.build import DatasetConfig, build_dataset
+    from colliderflow.generate.pileup import PileupRange
+    from colliderflow.generate.source import GenerationConfig
+
+    def make(name: str, seed: int, events: int, chunk_size: int):
+        out = tmp_path_factory.mktemp(name) / "ds"
+        gen = GenerationConfig("ttbar", seed=seed, pileup=PileupRange(20, 20), pileup_pool=str(pool_path))
+        build_dataset(DatasetConfig(gen, events=events, chunk_size=chunk_size), out, progress=False)
+        return out
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def nano_path(tmp_path_factory, pool_path):
     """Full-simulation nano (Parquet) of 24 ttbar + 24 Z->mumu events with 10 pileup, built once."""
     import awkward as ak

@@ -18,16 +18,9 @@ MLPF = {"model": "element-rule.pt", "config": {"pileup_threshold": 0.35}}
 
 
 @pytest.fixture(scope="module")
-def pu_dataset(tmp_path_factory, pool_path):
+def pu_dataset(ttbar_pileup_dataset):
     """4 ttbar events with 20 pileup interactions, in two chunks."""
-    from colliderflow.dataset.build import DatasetConfig, build_dataset
-    from colliderflow.generate.pileup import PileupRange
-    from colliderflow.generate.source import GenerationConfig
-
-    out = tmp_path_factory.mktemp("reco") / "ds"
-    gen = GenerationConfig("ttbar", seed=41, pileup=PileupRange(20, 20), pileup_pool=str(pool_path))
-    build_dataset(DatasetConfig(gen, events=4, chunk_size=2), out, progress=False)
-    return out
+    return ttbar_pileup_dataset("reco", seed=41, events=4, chunk_size=2)
 
 
 def test_mlpf_candidates_get_pf_vertices_chs_and_puppi(pu_dataset, element_predictor, tmp_path):

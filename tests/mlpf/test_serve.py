@@ -128,16 +128,9 @@ def server(serve_python, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pu_events(tmp_path_factory, pool_path):
+def pu_events(ttbar_pileup_dataset):
     """6 ttbar events with 20 pileup interactions, in two chunks."""
-    from colliderflow.dataset.build import DatasetConfig, build_dataset
-    from colliderflow.generate.pileup import PileupRange
-    from colliderflow.generate.source import GenerationConfig
-
-    out = tmp_path_factory.mktemp("serve-data") / "ds"
-    gen = GenerationConfig("ttbar", seed=43, pileup=PileupRange(20, 20), pileup_pool=str(pool_path))
-    build_dataset(DatasetConfig(gen, events=6, chunk_size=3), out, progress=False)
-    return out
+    return ttbar_pileup_dataset("serve-data", seed=43, events=6, chunk_size=3)
 
 
 @pytest.fixture(scope="module")
