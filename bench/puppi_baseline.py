@@ -53,6 +53,8 @@ def figures(m: dict) -> dict:
             "met_response": _f(met.get("response_median"), met.get("response_median_err")),
             "type1_met_res": _f(t1["resolution_xy_gev"], t1["resolution_xy_gev_err"]),
             "type1_met_response": _f(t1.get("response_median"), t1.get("response_median_err")),
+            "met_scale": _f(met.get("response_projected"), met.get("response_projected_err")),
+            "type1_met_scale": _f(t1.get("response_projected"), t1.get("response_projected_err")),
             "jet_res": _f(jets["gauss_sigma_over_mean"], jets["gauss_sigma_over_mean_err"]),
             "eta": [{"bin": f"{b['lo']:g}-{b['hi']:g}", "n_gen": b["n_gen"],
                      "eff": _f(b["efficiency"], b["efficiency_err"]),
@@ -75,8 +77,9 @@ def targets(pu: dict, nopu: dict) -> list[dict]:
         ("PU: PUPPI type-1 MET x/y resolution < PF type-1",
          f"{p['type1_met_res']['value']:.1f} vs {pf['type1_met_res']['value']:.1f} GeV",
          _lt(p["type1_met_res"], pf["type1_met_res"])),
-        ("PU: PUPPI type-1 MET median response within 10% of 1", f"{p['type1_met_response']['value']:.3f}",
-         p["type1_met_response"]["value"] is not None and abs(p["type1_met_response"]["value"] - 1) <= 0.10),
+        ("PU: PUPPI type-1 MET median response within 10% of 1 (projected on the generator MET)",
+         f"{p['type1_met_scale']['value']:.3f} (magnitude ratio {p['type1_met_response']['value']:.3f})",
+         p["type1_met_scale"]["value"] is not None and abs(p["type1_met_scale"]["value"] - 1) <= 0.10),
         ("no PU: PUPPI jet resolution within 5% of PF", f"{100 * n['jet_res']['value']:.1f}% vs "
          f"{100 * npf['jet_res']['value']:.1f}%", n["jet_res"]["value"] <= 1.05 * npf["jet_res"]["value"]),
         ("no PU: PUPPI MET resolution within 5% of PF", f"{n['met_res']['value']:.1f} vs {npf['met_res']['value']:.1f} GeV",
@@ -107,18 +110,23 @@ def markdown(results: dict) -> str:
     lines = ["### PF, PF+CHS and PF+PUPPI (bench/puppi_baseline.py)", "",
              f"Held-out samples (scoreboard seeds), {results['events']}; jet corrections: {results['jec']}. "
              "Jets anti-kt R = 0.4; resolution = corrected Gaussian σ/μ at gen pT 30–100 GeV; efficiency = gen jets "
-             "above 30 GeV matched within ΔR < 0.2. MET: x/y resolution (GeV) and median response (gen MET > 20 GeV).", ""]
+             "above 30 GeV matched within ΔR < 0.2. MET: x/y resolution (GeV); over events with gen MET > 20 GeV, the "
+             "scale (median of the MET projected on the generator MET direction over the generator MET, the "
+             "response CMS quotes) and the magnitude ratio (median |MET|/|gen MET|, which resolution pushes above "
+             "1: about 1.2 for a perfectly calibrated MET with 36 GeV x/y resolution on ttbar).", ""]
     for sample in ("ttbar_pu", "ttbar_nopu"):
         figs = results["samples"][sample]
         bins = [b["bin"] for b in figs["PF"]["eta"]]
         lines += [f"**{results['labels'][sample]}**", "",
-                  "| collection | MET res | MET response | type-1 MET res | type-1 response | jets \\|η\\|<2.5 res % | "
+                  "| collection | MET res | MET scale / magnitude ratio | type-1 MET res | "
+                  "type-1 scale / magnitude ratio | jets \\|η\\|<2.5 res % | "
                   + " | ".join(f"{b}: eff % / res %" for b in bins) + " |",
                   "|---|---|---|---|---|---|" + "---|" * len(bins)]
         for c, f in figs.items():
             eta = " | ".join(f"{_pm(b['eff'], True)} / {_pm(b['res'], True)}" for b in f["eta"])
-            lines.append(f"| {c} | {_pm(f['met_res'])} | {_pm(f['met_response'], decimals=3)} | "
-                         f"{_pm(f['type1_met_res'])} | {_pm(f['type1_met_response'], decimals=3)} | "
+            lines.append(f"| {c} | {_pm(f['met_res'])} | {_pm(f['met_scale'], decimals=3)} / "
+                         f"{_pm(f['met_response'], decimals=3)} | {_pm(f['type1_met_res'])} | "
+                         f"{_pm(f['type1_met_scale'], decimals=3)} / {_pm(f['type1_met_response'], decimals=3)} | "
                          f"{_pm(f['jet_res'], True)} | {eta} |")
         lines.append("")
     lines += ["| target | measured | met |", "|---|---|---|"]

@@ -4,7 +4,13 @@ import pytest
 
 from colliderflow.physics.jets import cluster_jets, delta_r, match_jets
 from colliderflow.physics.matching import closest_within, match_closest
-from colliderflow.physics.met import met, met_response_median, met_xy_resolution, type1_met
+from colliderflow.physics.met import (
+    met,
+    met_projected_response_median,
+    met_response_median,
+    met_xy_resolution,
+    type1_met,
+)
 from colliderflow.physics.resolution import derive_jec, summarise_response
 
 
@@ -62,6 +68,27 @@ def test_met_response_median_and_its_error():
     assert met_response_median(np.array([10.0, 5.0, 40.0]), np.array([10.0, 10.0, 50.0]), np.random.default_rng(0),
                                min_events=1)[0] == pytest.approx(0.8)
     assert np.isnan(met_response_median(reco[:9], gen[:9], np.random.default_rng(0))[0])
+
+
+def test_projected_met_response_measures_the_scale_where_the_magnitude_ratio_measures_the_noise():
+    # a MET with scale s and Gaussian x/y smearing of 36 GeV on a ttbar-like generator MET spectrum
+    rng = np.random.default_rng(11)
+    gen = rng.gamma(2.0, 30.0, 20000)
+    phi = rng.uniform(-np.pi, np.pi, gen.size)
+    gx, gy = gen * np.cos(phi), gen * np.sin(phi)
+    for scale in (1.0, 0.8):
+        mx, my = scale * gx + rng.normal(0, 36, gen.size), scale * gy + rng.normal(0, 36, gen.size)
+        value, err = met_projected_response_median(mx, my, gx, gy, np.random.default_rng(0), n_boot=100)
+        assert value == pytest.approx(scale, abs=3 * err + 0.01)
+        assert 0 < err < 0.02
+        magnitude, _ = met_response_median(np.hypot(mx, my), gen, np.random.default_rng(0), n_boot=10)
+        assert magnitude > value + 0.1  # the smearing pushes the magnitude ratio up, not the projection
+    # without smearing both are the scale; events with gen MET <= 20 GeV are left out
+    mx, my = 0.9 * gx, 0.9 * gy
+    assert met_projected_response_median(mx, my, gx, gy, np.random.default_rng(0), n_boot=10)[0] == pytest.approx(0.9)
+    assert np.isnan(met_projected_response_median(mx[:9], my[:9], gx[:9], gy[:9], np.random.default_rng(0))[0])
+    small = np.full(20, 10.0)
+    assert np.isnan(met_projected_response_median(small, small, small, small, np.random.default_rng(0))[0])
 
 
 def test_matching_is_unique_and_closest_first():

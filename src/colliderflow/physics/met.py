@@ -11,7 +11,7 @@ import numpy as np
 
 from colliderflow.physics.uncertainty import event_bootstrap
 
-__all__ = ["met", "type1_met", "met_xy_resolution", "met_response_median"]
+__all__ = ["met", "type1_met", "met_xy_resolution", "met_response_median", "met_projected_response_median"]
 
 
 def met(pt: ak.Array, phi: ak.Array, weight: ak.Array | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -94,3 +94,38 @@ def met_response_median(met_reco: np.ndarray, met_gen: np.ndarray, rng: np.rando
     if sel.sum() < max(min_events, 1):
         return float("nan"), float("nan")
     return event_bootstrap(_median_ratio, [met_reco[sel], met_gen[sel]], rng, n_boot)
+
+
+def _median_projection(mx: np.ndarray, my: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> float:
+    return float(np.median((mx * gx + my * gy) / (gx * gx + gy * gy)))
+
+
+def met_projected_response_median(met_x: np.ndarray, met_y: np.ndarray, gen_x: np.ndarray, gen_y: np.ndarray,
+                                  rng: np.random.Generator, min_gen_gev: float = 20.0, min_events: int = 10,
+                                  n_boot: int = 200) -> tuple[float, float]:
+    """Median MET scale: the reconstructed MET projected on the generator MET direction, over the generator MET.
+
+    The response CMS quotes is a projection (-u_par / q_T of the recoil, JINST 14 (2019) P07004):
+    resolution smearing averages out of a projection, while it biases the magnitude ratio of
+    :func:`met_response_median` upwards. A perfectly calibrated MET with 36 GeV x/y resolution
+    on ttbar's generator MET (events above 20 GeV) has a median magnitude ratio of about 1.2 and
+    a median projected ratio of 1.00; the magnitude ratio measures the resolution as much as
+    the scale.
+
+    Args:
+        met_x, met_y: (events,) reconstructed MET components, GeV.
+        gen_x, gen_y: (events,) generator MET components, GeV.
+        rng: generator of the event bootstrap.
+        min_gen_gev: events with a smaller generator MET (no direction to project on) are left out.
+        min_events: fewer selected events than this give (NaN, NaN).
+        n_boot: bootstrap replicas.
+
+    Returns:
+        (median of MET . u_gen / |MET_gen|, bootstrap standard error), dimensionless.
+    """
+    mx, my = np.asarray(met_x, dtype=float), np.asarray(met_y, dtype=float)
+    gx, gy = np.asarray(gen_x, dtype=float), np.asarray(gen_y, dtype=float)
+    sel = np.hypot(gx, gy) > min_gen_gev
+    if sel.sum() < max(min_events, 1):
+        return float("nan"), float("nan")
+    return event_bootstrap(_median_projection, [mx[sel], my[sel], gx[sel], gy[sel]], rng, n_boot)
