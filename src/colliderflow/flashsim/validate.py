@@ -141,6 +141,16 @@ def _hist(values, weights, folds, edges, oversample):
     return h.values, np.sqrt(h.variances)
 
 
+_UNITS = (("pt", "GeV"), ("mass", "GeV"), ("sumEt", "GeV"), ("HT", "GeV"), ("rho", "GeV"), ("phi", "rad"),
+          ("dxy", "cm"), ("dz", "cm"))
+
+
+def axis_label(name: str) -> str:
+    """A variable's axis label with its unit (pT, masses, HT, sumEt and rho in GeV; phi in rad; dxy, dz in cm)."""
+    unit = next((u for suffix, u in _UNITS if name.endswith(suffix)), None)
+    return f"{name} [{unit}]" if unit else name
+
+
 def _grid_plot(title: str, columns: dict[str, dict[str, Any]], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -183,7 +193,7 @@ def _grid_plot(title: str, columns: dict[str, dict[str, Any]], path: Path) -> Pa
             ax.set_yscale("log")
         ax.tick_params(which="both", labelsize=9, labelbottom=False)
         rax.tick_params(which="both", labelsize=9)
-        rax.set_xlabel(name, fontsize=11)
+        rax.set_xlabel(axis_label(name), fontsize=11)
         rax.set_ylabel("/ Full", fontsize=9)
         ax.set_title(c.get("subtitle", ""), fontsize=9)
         if k == 0:
