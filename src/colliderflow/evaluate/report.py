@@ -296,17 +296,15 @@ def _xy_resolution(dx: np.ndarray, dy: np.ndarray) -> tuple[float, float]:
 
 
 def _met_figures(mx: np.ndarray, my: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> dict[str, float]:
-    """MET x/y resolution and median response against the generator MET, with bootstrap errors."""
+    """MET x/y resolution, magnitude ratio and projected scale against the generator MET, with bootstrap errors."""
     entry = {}
     entry["resolution_xy_gev"], entry["resolution_xy_gev_err"] = _xy_resolution(mx - gx, my - gy)
-    response, response_err = met_response_median(np.hypot(mx, my), np.hypot(gx, gy), _bootstrap_rng(),
-                                                 n_boot=BOOTSTRAP["replicas"])
-    if np.isfinite(response):
-        entry["response_median"], entry["response_median_err"] = response, response_err
-    projected, projected_err = met_projected_response_median(mx, my, gx, gy, _bootstrap_rng(),
-                                                             n_boot=BOOTSTRAP["replicas"])
-    if np.isfinite(projected):
-        entry["response_projected"], entry["response_projected_err"] = projected, projected_err
+    n_boot = BOOTSTRAP["replicas"]
+    magnitude = met_response_median(np.hypot(mx, my), np.hypot(gx, gy), _bootstrap_rng(), n_boot=n_boot)
+    projected = met_projected_response_median(mx, my, gx, gy, _bootstrap_rng(), n_boot=n_boot)
+    for key, (value, err) in (("response_median", magnitude), ("response_projected", projected)):
+        if np.isfinite(value):
+            entry[key], entry[f"{key}_err"] = value, err
     return entry
 
 

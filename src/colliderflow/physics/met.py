@@ -6,6 +6,8 @@ errors from resampling events (:func:`colliderflow.physics.uncertainty.event_boo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import awkward as ak
 import numpy as np
 
@@ -90,10 +92,17 @@ def met_response_median(met_reco: np.ndarray, met_gen: np.ndarray, rng: np.rando
         (median response, bootstrap standard error), dimensionless.
     """
     met_reco, met_gen = np.asarray(met_reco, dtype=float), np.asarray(met_gen, dtype=float)
+    return _above_gen_met(_median_ratio, [met_reco, met_gen], met_gen, rng, min_gen_gev, min_events, n_boot)
+
+
+def _above_gen_met(stat: Callable[..., float], arrays: list[np.ndarray], met_gen: np.ndarray, rng: np.random.Generator,
+                   min_gen_gev: float, min_events: int, n_boot: int) -> tuple[float, float]:
+    """``stat`` of ``arrays`` over the events with generator MET above ``min_gen_gev`` and its
+    bootstrap error; (NaN, NaN) when fewer than ``min_events`` are left."""
     sel = met_gen > min_gen_gev
     if sel.sum() < max(min_events, 1):
         return float("nan"), float("nan")
-    return event_bootstrap(_median_ratio, [met_reco[sel], met_gen[sel]], rng, n_boot)
+    return event_bootstrap(stat, [a[sel] for a in arrays], rng, n_boot)
 
 
 def _median_projection(mx: np.ndarray, my: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> float:
@@ -125,7 +134,4 @@ def met_projected_response_median(met_x: np.ndarray, met_y: np.ndarray, gen_x: n
     """
     mx, my = np.asarray(met_x, dtype=float), np.asarray(met_y, dtype=float)
     gx, gy = np.asarray(gen_x, dtype=float), np.asarray(gen_y, dtype=float)
-    sel = np.hypot(gx, gy) > min_gen_gev
-    if sel.sum() < max(min_events, 1):
-        return float("nan"), float("nan")
-    return event_bootstrap(_median_projection, [mx[sel], my[sel], gx[sel], gy[sel]], rng, n_boot)
+    return _above_gen_met(_median_projection, [mx, my, gx, gy], np.hypot(gx, gy), rng, min_gen_gev, min_events, n_boot)
