@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colliderflow.flashsim.transforms import TargetSpec, TargetTransform
+from colliderflow.flashsim.transforms import DEQUANT_WIDTH, TargetSpec, TargetTransform
 
 
 def _data(rng, n=2000):
@@ -55,6 +55,27 @@ def test_dequantised_columns_are_continuous():
     for k, s in enumerate(SPECS):
         if s.kind in ("integer", "categorical", "sign", "logeps", "unit"):
             assert len(np.unique(z[:, k])) > 0.95 * len(z), s.name  # no spikes left for the flow
+
+
+def test_discrete_values_fill_the_middle_of_their_box_and_leaks_decode_to_themselves():
+    rng = np.random.default_rng(6)
+    x, ref = _data(rng)
+    tf = TargetTransform(SPECS)
+    z = tf.fit(x, ref, np.random.default_rng(7))
+    margin = (1 - DEQUANT_WIDTH) / 2
+    assert 0 < margin < 0.5
+    for k, s in enumerate(SPECS):
+        if s.kind not in ("integer", "categorical", "sign"):
+            continue
+        y = z[:, k] * tf.std[k] + tf.mean[k]
+        frac = y - np.floor(y)
+        assert frac.min() >= margin - 1e-9 and frac.max() <= 1 - margin + 1e-9, s.name
+        # a sample pushed almost a margin past its box edge still decodes to the value it came from
+        for push in (-0.99 * margin, 0.99 * margin):
+            edge = np.where(push < 0, np.floor(y) + margin, np.floor(y) + 1 - margin) + push
+            zz = z.copy()
+            zz[:, k] = (edge - tf.mean[k]) / tf.std[k]
+            assert np.array_equal(tf.inverse(zz, ref)[s.name], tf.inverse(z, ref)[s.name]), s.name
 
 
 def test_inverse_clips_to_training_range_and_state_roundtrip():

@@ -18,13 +18,16 @@ kind                  forward y(x, ref)                          inverse
 ``logeps``            log(x + eps); x = 0 -> log(eps u)          max(exp(y) - eps, 0), 0 if y < log(eps)
 ``unit``              logit of x in [0, 1]; 0 and 1 spread over  sigmoid, with the spread regions
                       one unit beyond logit(eps), logit(1-eps)    mapped back onto 0 and 1
-``integer``           x + u                                      floor(y), clipped to the seen range
-``categorical``       index(x) + u  over the values seen          value[floor(y)], clipped
+``integer``           x + d(u)                                   floor(y), clipped to the seen range
+``categorical``       index(x) + d(u)  over the values seen       value[floor(y)], clipped
 ``sign``              categorical of x * ref (charge flips)      value * ref
 ====================  ========================================  ======================================
 
 u ~ U(0, 1) is the dequantisation noise (drawn from a caller's generator, so training data are
-reproducible). After the kind's transform every column is standardised with the training mean
+reproducible). Discrete values fill only the middle of their unit box, d(u) = (1 - w) / 2 + w u with
+w = ``DEQUANT_WIDTH``: the flow's smooth density leaks past the edges of a box, and a margin on each
+side keeps a leak from decoding as the neighbouring value (a rare "fails the medium ID" drawn for
+muons that always pass it, with w = 1). Decoding is floor(y) for any w. After the kind's transform every column is standardised with the training mean
 and standard deviation.
 """
 
@@ -38,9 +41,11 @@ from scipy.special import expit
 
 from colliderflow.utils.config import RangeChecked, positive
 
-__all__ = ["TargetSpec", "TargetTransform", "KINDS"]
+__all__ = ["TargetSpec", "TargetTransform", "KINDS", "DEQUANT_WIDTH"]
 
 KINDS = ("logratio", "log", "delta", "dphi", "linear", "asinh", "logeps", "unit", "integer", "categorical", "sign")
+#: the share of its unit box a discrete value's dequantisation noise fills (module docstring)
+DEQUANT_WIDTH = 0.5
 _NEEDS_REF = {"logratio", "delta", "dphi", "sign"}
 
 
@@ -66,6 +71,11 @@ class TargetSpec(RangeChecked):
             raise ValueError(f"target {self.name!r}: unknown transform {self.kind!r}; choose one of {KINDS}")
         if self.kind in _NEEDS_REF and self.ref is None:
             raise ValueError(f"target {self.name!r}: transform {self.kind!r} needs a reference field")
+
+
+def _dequant(u: np.ndarray) -> np.ndarray:
+    """Dequantisation offset in [(1 - w) / 2, (1 + w) / 2) of the unit box, w = ``DEQUANT_WIDTH``."""
+    return (1 - DEQUANT_WIDTH) / 2 + DEQUANT_WIDTH * u
 
 
 def _wrap(x):
@@ -115,13 +125,13 @@ class TargetTransform:
                 y = np.log(c / (1 - c))
                 y = np.where(v <= 0, lo - u, np.where(v >= 1, hi + u, y))
             elif s.kind == "integer":
-                y = np.floor(v) + u
+                y = np.floor(v) + _dequant(u)
             else:  # categorical, sign
                 w = v * r if s.kind == "sign" else v
                 cats = np.asarray(self.values[s.name])
                 idx = np.searchsorted(cats, w)
                 idx = np.clip(idx, 0, len(cats) - 1)
-                y = idx + u
+                y = idx + _dequant(u)
             cols.append(y)
         return np.column_stack(cols) if cols else np.zeros((0, 0))
 
