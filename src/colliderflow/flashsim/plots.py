@@ -43,8 +43,14 @@ def plot_training(report: dict[str, Any], out: str | os.PathLike) -> list[Path]:
                     ax.plot(h["step"], h["val"], style, color="C1", label=f"{key} val")
                 if "best_step" in h:
                     ax.axvline(h["best_step"], color="grey", lw=0.8, ls=style)
+        # a validation loss that runs away (a few dozen objects) would squash every other curve:
+        # the axis stops at 3 times the largest training loss, the runaway leaves the frame
+        train_max = max((max(m[k]["loss"]["train"], default=0.0) for k in ("flow", "classifier") if k in m), default=0.0)
+        if train_max > 0:
+            ax.set_ylim(0, 3 * train_max)
         ax.set_title(name, fontsize=13)
         ax.set_xlabel("step", fontsize=11)
+        ax.set_ylabel("loss (per object)", fontsize=11)
         ax.tick_params(labelsize=10)
         ax.legend(fontsize=9)
     fig.suptitle(f"{LABEL}: FlashSim training losses", fontsize=16)

@@ -215,7 +215,8 @@ def _compare_columns(flash_cols, flash_w, flash_f, full_cols, full_w, full_f, re
             entry["ref"] = _hist(ref_cols[name], ref_w, ref_f, e, 1)
         if name in wtable:
             w = wtable[name]
-            entry["subtitle"] = f"W/floor = {w['ratio']:.2f}"
+            entry["subtitle"] = (f"W/floor = {w['ratio']:.2f}" if np.isfinite(w["ratio"]) else
+                                 "W = 0: identical" if w["w"] == 0 else f"W = {w['w']:.3g}, floor 0")
         out[name] = entry
     return out
 
