@@ -113,7 +113,7 @@ def solver_scan(model: str, gen: str, n_events: int) -> list[dict]:
     mu_ref = {k: v[mu_rows] for k, v in tm.ref.items()}
     mm = sim.models["met"]
     reco = {k: events[k] for k in ("Jet", "Muon", "Electron", "Photon")}
-    mc = torch.as_tensor(np.column_stack([met_condition(events, reco, event_features(events)), rho]))
+    mc = torch.as_tensor(np.column_stack([met_condition(events, reco, event_features(events), mm.condition), rho]))
     g = torch.Generator().manual_seed(0)
     jx0, mx0 = torch.randn(len(jc), jm.flow.dim, generator=g), torch.randn(len(mc), mm.flow.dim, generator=g)
     ux0 = torch.randn(len(uc), um.flow.dim, generator=g)

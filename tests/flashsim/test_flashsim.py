@@ -154,3 +154,48 @@ def test_training_selections_come_from_the_nano_headers(nano_path, tmp_path):
     assert training_selections([str(tmp_path / "c.parquet")])["Jet"] == [15.0, 4.7]  # no header: nano defaults
     with pytest.raises(ValueError, match="differ"):
         training_selections([str(tmp_path / "a.parquet"), str(tmp_path / "c.parquet")])
+
+
+def test_met_and_pv_entries_record_their_condition_and_old_met_reads_as_reco(model_dir, nano_path, tmp_path):
+    from colliderflow.flashsim.bundle import read_bundle, save_bundle
+    from colliderflow.utils.parquet import FileFormatError
+
+    out, report = model_dir
+    _, bundle = read_bundle(out / "flashsim.pt")
+    assert bundle["models"]["met"]["condition"] == report["models"]["met"]["condition"] == "gen_mht"
+    assert bundle["models"]["pv"]["condition"] == "event"
+    gen = read_nano(nano_path)[:4]
+    cfg = SampleConfig(oversample=2, seed=1, device="cpu")
+    new = FlashSim(out, device="cpu").simulate(gen, cfg)
+    del bundle["models"]["met"]["condition"]  # a bundle from before the record: MET on reconstructed jets
+    save_bundle(tmp_path / "old.pt", bundle["config"], bundle["models"], bundle["skipped"], bundle["selections"])
+    old_sim = FlashSim(tmp_path / "old.pt", device="cpu")
+    assert old_sim.models["met"].condition == "reco"
+    old = old_sim.simulate(gen, cfg)
+    assert ak.all(old.Jet.pt == new.Jet.pt)  # only MET's condition differs
+    assert not np.array_equal(ak.to_numpy(old.PuppiMET.pt), ak.to_numpy(new.PuppiMET.pt))
+    bundle["models"]["met"]["condition"] = "calo"
+    save_bundle(tmp_path / "bad.pt", bundle["config"], bundle["models"], bundle["skipped"], bundle["selections"])
+    with pytest.raises(FileFormatError, match="conditioned on 'calo'"):
+        FlashSim(tmp_path / "bad.pt", device="cpu")
+
+
+def test_bundle_carries_its_target_transforms(model_dir, nano_path, tmp_path):
+    from colliderflow.flashsim.bundle import model_targets, read_bundle, save_bundle
+    from colliderflow.utils.config import to_dict
+
+    out, _ = model_dir
+    _, bundle = read_bundle(out / "flashsim.pt")
+    for name, entry in bundle["models"].items():
+        assert entry["flow"]["targets"] == [to_dict(s) for s in model_targets(name)], name
+    # sampling decodes with the bundle's transforms, not this code's: change one and the output follows
+    gen = read_nano(nano_path)[:4]
+    cfg = SampleConfig(seed=2, device="cpu")
+    before = FlashSim(out, device="cpu").simulate(gen, cfg)
+    muon = bundle["models"]["muon_genmuon"]["flow"]["targets"]
+    iso = next(t for t in muon if t["name"] == "pfRelIso04_all")
+    iso["scale"] *= 10
+    save_bundle(tmp_path / "b.pt", bundle["config"], bundle["models"], bundle["skipped"], bundle["selections"])
+    after = FlashSim(tmp_path / "b.pt", device="cpu").simulate(gen, cfg)
+    assert ak.all(after.Jet.pt == before.Jet.pt)
+    assert not ak.all(ak.flatten(after.Muon.pfRelIso04_all) == ak.flatten(before.Muon.pfRelIso04_all))

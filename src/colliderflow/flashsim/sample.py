@@ -33,16 +33,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colliderflow.flashsim.event import met_condition, met_from_targets, pv_condition, rho_feature
+from colliderflow.flashsim.event import (MET_CONDITIONS, PV_CONDITIONS, met_condition, met_from_targets, pv_condition,
+                                         rho_feature)
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField
 from colliderflow.flashsim.ode import integrate
 from colliderflow.flashsim.sources import MODELS, SourceTable, event_features, source_table
 from colliderflow.flashsim.bundle import (BUNDLE_FILE, bundle_selections, model_targets, object_condition, read_bundle,
                                           resolve_model)
-from colliderflow.flashsim.transforms import TargetTransform
+from colliderflow.flashsim.transforms import TargetSpec, TargetTransform
 from colliderflow.nano.io import NanoWriter, event_ids, iter_nano, nano_entries
 from colliderflow.nano.schema import GEN_COLLECTIONS, GEN_INPUTS, GEN_SINGLETONS, LEPTON_MASS, RECO_COLLECTIONS
-from colliderflow.utils.config import RangeChecked, non_negative, positive
+from colliderflow.utils.config import RangeChecked, from_dict, non_negative, positive
 from colliderflow.utils.rng import event_rng
 from colliderflow.utils.torchfile import as_file_error
 
@@ -116,7 +117,16 @@ class _Model:
         f = entry["flow"]
         self.flow = VectorField(f["dim"], f["cond_dim"], f["hidden"], f["layers"]).to(device)
         self._load(self.flow, f["state"])
+        # the bundle's own target transforms (bundles from before they were stored: this code's)
+        if "targets" in f:
+            targets = [from_dict(TargetSpec, t, f"model {name!r} target") for t in f["targets"]]
         self.transform = TargetTransform.from_state(targets, f["transform"])
+        #: met and pv: what they are conditioned on (event.py; bundles from before the record: the
+        #: first ones, reconstructed jets and the pileup count)
+        known = {"met": MET_CONDITIONS, "pv": PV_CONDITIONS}.get(name)
+        self.condition = str(entry.get("condition", {"met": "reco", "pv": "npu"}.get(name, "")))
+        if known and self.condition not in known:
+            raise ValueError(f"model {name!r} is conditioned on {self.condition!r}, not one of {known}")
 
     @staticmethod
     def _load(module: torch.nn.Module, state: dict) -> None:
@@ -224,7 +234,9 @@ class FlashSim:
         if "pv" not in self.models:
             raise ValueError(f"{self.path}: the bundle has no 'pv' model (vertices and rho), which FlashSim needs first")
         m = self.models["pv"]
-        pv = m.transform.inverse(self._flow(m, pv_condition(gen_ev), gen, config.solver, config.steps), {})
+        ev_rep = ev_feat[rep]
+        pv_cond = pv_condition(gen_ev, ev_rep, m.condition)
+        pv = m.transform.inverse(self._flow(m, pv_cond, gen, config.solver, config.steps), {})
         zeros = np.zeros(n_out, np.float32)  # the beam line, as in the full simulation
         out["PV"] = ak.zip({"npvs": pv["npvs"].astype(np.int16), "x": zeros, "y": zeros, "z": pv["z"].astype(np.float32)})
         out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": pv["rho"].astype(np.float32)})
@@ -243,10 +255,9 @@ class FlashSim:
                     parts.append(p)
             reco[coll] = self._collection(coll, parts, n_out)
         out.update(reco)
-        ev_rep = ev_feat[rep]
         if "met" in self.models:
             m = self.models["met"]
-            cond = np.column_stack([met_condition(gen_ev, reco, ev_rep), rho_col]).astype(np.float32)
+            cond = np.column_stack([met_condition(gen_ev, reco, ev_rep, m.condition), rho_col]).astype(np.float32)
             z = self._flow(m, cond, gen, config.solver, config.steps)
             met = met_from_targets(m.transform.inverse(z, {}), ak.to_numpy(gen_ev.GenMET.phi).astype(np.float64))
             out["PuppiMET"] = ak.zip({k: met[k].astype(np.float32) for k in ("pt", "phi", "sumEt")})

@@ -29,7 +29,8 @@ import torch
 from tqdm import tqdm
 
 from colliderflow.flashsim.bundle import model_targets, object_condition, save_bundle
-from colliderflow.flashsim.event import met_condition, met_targets, pv_condition, pv_targets, rho_feature, rho_of
+from colliderflow.flashsim.event import (MET_CONDITION, PV_CONDITION, met_condition, met_targets, pv_condition, pv_targets,
+                                         rho_feature, rho_of)
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField, cfm_loss, multiplicity_loss
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
 from colliderflow.flashsim.transforms import TargetTransform
@@ -47,7 +48,13 @@ class NetConfig(RangeChecked):
     """Network and optimiser settings shared by all models.
 
     Each network trains for ``steps`` optimiser steps, fewer for small training sets:
-    min(steps, max(min_steps, max_epochs x batches per epoch)).
+    min(steps, max(min_steps, max_epochs x batches per epoch)). The validation loss is measured
+    ``evals`` times over that schedule, and the weights with the lowest one are kept (early
+    stopping); a classifier's (flow's) training ends once ``clf_patience`` (``flow_patience``)
+    evaluations in a row found no lower loss (0: never). The classifiers overfit within a few per
+    cent of a 1000-epoch schedule (validation loss rising from its minimum while the training loss
+    falls), so a coarse evaluation grid keeps weights far from the minimum and the rest of the
+    schedule is wasted time; the flows mostly improve until the learning rate has annealed.
     """
 
     flow_hidden: int = positive(128)
@@ -60,6 +67,9 @@ class NetConfig(RangeChecked):
     batch_size: int = positive(1024)
     lr: float = positive(2e-3)
     weight_decay: float = non_negative(1e-5)
+    evals: int = positive(100)
+    clf_patience: int = non_negative(10)
+    flow_patience: int = non_negative(0)
 
     def steps_for(self, n: int) -> int:
         """Optimiser steps for a training set of ``n`` rows."""
@@ -112,11 +122,11 @@ def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -
     rho_col = rho_feature(rho_of(events))
     if name == "met":
         reco = {k: events[k] for k in ("Jet", "Muon", "Electron", "Photon")}
-        cond = np.column_stack([met_condition(events, reco, ev_feat), rho_col]).astype(np.float32)
+        cond = np.column_stack([met_condition(events, reco, ev_feat, MET_CONDITION), rho_col]).astype(np.float32)
         ev = np.arange(len(events))
         return ModelData(cond, None, cond, met_targets(events), {}, ev, ev)
     if name == "pv":
-        cond = pv_condition(events)
+        cond = pv_condition(events, ev_feat, PV_CONDITION)
         ev = np.arange(len(events))
         return ModelData(cond, None, cond, pv_targets(events), {}, ev, ev)
     spec = MODELS[name]
@@ -158,14 +168,15 @@ def _batches(n: int, size: int, steps: int, gen: torch.Generator):
 
 
 def _train_loop(module: torch.nn.Module, loss_fn, n: int, net: NetConfig, gen: torch.Generator, desc: str,
-                progress: bool, val_fn=None) -> dict[str, Any]:
+                progress: bool, val_fn=None, patience: int = 0) -> dict[str, Any]:
     steps = net.steps_for(n)
     opt = torch.optim.AdamW(module.parameters(), lr=net.lr, weight_decay=net.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=net.lr, total_steps=steps, pct_start=0.05)
     hist: dict[str, Any] = {"step": [], "train": [], "val": []}  # lists of floats, and the int best_step
     running = []
-    every = max(steps // 20, 1)
+    every = max(steps // net.evals, 1)
     best: tuple[float, int, dict | None] = (float("inf"), 0, None)
+    since_best = 0
     with tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False) as bar:
         for step, idx in enumerate(_batches(n, net.batch_size, steps, gen), start=1):
             module.train()
@@ -187,6 +198,11 @@ def _train_loop(module: torch.nn.Module, loss_fn, n: int, net: NetConfig, gen: t
                         hist["val"].append(float(val_fn()))
                     if hist["val"][-1] < best[0]:
                         best = (hist["val"][-1], step, copy.deepcopy(module.state_dict()))
+                        since_best = 0
+                    else:
+                        since_best += 1
+                    if patience and since_best >= patience:
+                        break
     if best[2] is not None:  # early stopping: keep the weights with the lowest validation loss
         module.load_state_dict(best[2])
         hist["best_step"] = best[1]
@@ -217,7 +233,8 @@ def train_model(name: str, data: ModelData, config: FlashSimTrainConfig, device:
         clf = MultiplicityNet(data.cond.shape[1], max_mult, net.clf_hidden, net.clf_layers).to(device)
         clf.norm.set(data.cond[~is_val].mean(0), data.cond[~is_val].std(0))
         hist = _train_loop(clf, lambda idx: multiplicity_loss(clf(c_tr[idx]), n_tr[idx]), len(c_tr), net, gen,
-                           f"{name} eff", progress, lambda: multiplicity_loss(clf(c_va), n_va) if len(c_va) else 0.0)
+                           f"{name} eff", progress, lambda: multiplicity_loss(clf(c_va), n_va) if len(c_va) else 0.0,
+                           net.clf_patience)
         clf.eval()
         with torch.no_grad():
             p = torch.sigmoid(clf(c_va)).cpu().numpy()
@@ -251,11 +268,12 @@ def train_model(name: str, data: ModelData, config: FlashSimTrainConfig, device:
 
     hist = _train_loop(vf, lambda idx: cfm_loss(vf, xt[idx], ct[idx], generator=None), len(xt), net, gen,
                        f"{name} flow", progress,
-                       val_loss if len(xv) else None)
+                       val_loss if len(xv) else None, net.flow_patience)
     report["flow"] = {"loss": hist, "targets": [s.name for s in specs]}
     report["seconds"] = time.perf_counter() - t0
     entry["flow"] = {"state": vf.state_dict(), "dim": len(specs), "cond_dim": data.obj_cond.shape[1],
-                     "hidden": net.flow_hidden, "layers": net.flow_layers, "transform": tf.state()}
+                     "hidden": net.flow_hidden, "layers": net.flow_layers, "transform": tf.state(),
+                     "targets": [to_dict(sp) for sp in specs]}
     return entry, report
 
 
@@ -307,6 +325,8 @@ def train_flashsim(config: FlashSimTrainConfig, progress: bool = True) -> dict[s
             bundle["skipped"][name] = report["skipped"][name] = msg
             continue
         entry, rep = train_model(name, data, config, device, progress)
+        if name in ("met", "pv"):  # what sampling conditions them on (bundles without it: the old ones)
+            entry["condition"] = rep["condition"] = MET_CONDITION if name == "met" else PV_CONDITION
         bundle["models"][name] = entry
         report["models"][name] = rep
     save_bundle(out / "flashsim.pt", to_dict(config), bundle["models"], bundle["skipped"],
