@@ -189,9 +189,10 @@ def test_bundle_carries_its_target_transforms(model_dir, nano_path, tmp_path):
     for name, entry in bundle["models"].items():
         assert entry["flow"]["targets"] == [to_dict(s) for s in model_targets(name)], name
     # sampling decodes with the bundle's transforms, not this code's: change one and the output follows
-    gen = read_nano(nano_path)[:4]
+    gen = read_nano(nano_path)
     cfg = SampleConfig(seed=2, device="cpu")
     before = FlashSim(out, device="cpu").simulate(gen, cfg)
+    assert ak.sum(before.Muon.pfRelIso04_all > 0) > 0
     muon = bundle["models"]["muon_genmuon"]["flow"]["targets"]
     iso = next(t for t in muon if t["name"] == "pfRelIso04_all")
     iso["scale"] *= 10
@@ -199,3 +200,21 @@ def test_bundle_carries_its_target_transforms(model_dir, nano_path, tmp_path):
     after = FlashSim(tmp_path / "b.pt", device="cpu").simulate(gen, cfg)
     assert ak.all(after.Jet.pt == before.Jet.pt)
     assert not ak.all(ak.flatten(after.Muon.pfRelIso04_all) == ak.flatten(before.Muon.pfRelIso04_all))
+
+
+def test_draws_outside_the_selection_are_drawn_again(model_dir, nano_path, monkeypatch):
+    import colliderflow.flashsim.sample as sample_module
+
+    out, _ = model_dir
+    gen = read_nano(nano_path)
+    sim = FlashSim(out, device="cpu")
+    cfg = SampleConfig(oversample=3, seed=4, device="cpu")
+    # jet_genjet runs first, so its first draws are the same with and without the redraws
+    matched = {}
+    for rounds in (0, 3):
+        monkeypatch.setattr(sample_module, "_REDRAWS", rounds)
+        fl = sim.simulate(gen, cfg)
+        matched[rounds] = int(ak.sum(fl.Jet.genJetIdx >= 0))
+        min_pt, max_eta = sim.selections["Jet"]
+        assert ak.all(fl.Jet.pt > min_pt) and ak.all(abs(fl.Jet.eta) < max_eta)
+    assert matched[3] > matched[0]
