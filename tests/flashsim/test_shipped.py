@@ -23,6 +23,18 @@ def test_shipped_bundle_has_the_main_models():
     assert {"jet_genjet", "jet_pileup", "muon_genmuon", "photon_genjet", "met", "pv"} <= set(sim.models)
 
 
+def test_shipped_bundle_records_what_this_code_trains():
+    from colliderflow.flashsim.bundle import model_targets, read_bundle
+    from colliderflow.flashsim.event import MET_CONDITION, PV_CONDITION
+    from colliderflow.utils.config import to_dict
+
+    _, bundle = read_bundle(resolve_model("cms-like"))
+    assert bundle["models"]["met"]["condition"] == MET_CONDITION
+    assert bundle["models"]["pv"]["condition"] == PV_CONDITION
+    for name, entry in bundle["models"].items():
+        assert entry["flow"]["targets"] == [to_dict(s) for s in model_targets(name)], name
+
+
 def test_shipped_model_jets_follow_their_generator_jets(flash):
     _, gen, fl = flash
     j = fl.Jet[fl.Jet.genJetIdx >= 0]
