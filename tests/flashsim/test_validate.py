@@ -1,6 +1,9 @@
-"""Axis labels of the FlashSim validation plots carry units."""
+"""FlashSim validation: axis labels carry units; response errors resample generator events."""
 
 from __future__ import annotations
+
+import numpy as np
+import pytest
 
 from colliderflow.flashsim.validate import axis_label
 
@@ -14,3 +17,19 @@ def test_axis_labels_carry_units():
     assert axis_label("PV_z") == "PV_z"  # not dz
     assert axis_label("nJet") == "nJet"
     assert axis_label("m(mumu) [GeV]") == "m(mumu) [GeV]"
+
+
+def test_response_errors_resample_generator_events_not_replicas():
+    from colliderflow.flashsim.validate import _fold_bootstrap
+
+    rng = np.random.default_rng(1)
+    r = rng.normal(1.0, 0.1, 400)
+    med, med_err, iqr, _, reso, _ = _fold_bootstrap(r, np.arange(400), np.random.default_rng(2))
+    assert med == pytest.approx(np.median(r)) and reso == pytest.approx(iqr / med)
+    assert 0.3 * 0.1 / 20 < med_err < 3 * 0.1 / 20  # about 1.25 sigma / sqrt(N)
+    # ten replicas of each event: as uncertain as the 400 events, not as 4000 independent ones
+    r10, folds = np.repeat(r, 10), np.repeat(np.arange(400), 10)
+    _, err_folds, *_ = _fold_bootstrap(r10, folds, np.random.default_rng(2))
+    _, err_naive, *_ = _fold_bootstrap(r10, np.arange(4000), np.random.default_rng(2))
+    assert err_folds > 2 * err_naive
+    assert np.isnan(_fold_bootstrap(r[:5], np.arange(5), rng)[0])

@@ -263,6 +263,32 @@ def _gen_match(s: _Sample, coll: str):
     return gpt[keep], best[keep] > 0, best[keep], s.weight[gev[keep]], s.fold[gev[keep]]
 
 
+def _fold_bootstrap(r: np.ndarray, fold: np.ndarray, rng: np.random.Generator, n_boot: int = 100,
+                    min_entries: int = 10) -> tuple[float, ...]:
+    """(median, its error, IQR / 1.349, its error, IQR / 1.349 / median, its error) of responses
+    ``r`` (N,), with errors from resampling generator events (``fold``, (N,)): the K replicas of
+    one event move together, as in the fold-aware histograms. NaNs below ``min_entries``."""
+    if len(r) < min_entries:
+        return (np.nan,) * 6
+
+    def figures(x: np.ndarray) -> tuple[float, float, float]:
+        m = float(np.median(x))
+        w = float(np.subtract(*np.quantile(x, [0.75, 0.25])) / IQR_TO_SIGMA)
+        return m, w, w / m
+
+    value = figures(r)
+    order = np.argsort(fold, kind="stable")
+    _, start, count = np.unique(fold[order], return_index=True, return_counts=True)
+    reps = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(start), len(start))
+        lengths = count[pick]
+        idx = np.repeat(start[pick] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        reps.append(figures(r[order[idx]]))
+    err = np.std(np.array(reps), axis=0)
+    return value[0], float(err[0]), value[1], float(err[1]), value[2], float(err[2])
+
+
 def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
@@ -281,15 +307,17 @@ def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> d
             err = np.sqrt(np.maximum(pass_h.variances, 0)) / all_h.values * np.sqrt(np.clip(1 - eff, 0, 1))
         r = rpt[matched] / pt[matched]
         b = np.digitize(pt[matched], edges) - 1
-        med = np.array([np.median(r[b == i]) if (b == i).sum() >= 10 else np.nan for i in range(len(centres))])
-        iqr = np.array([np.subtract(*np.quantile(r[b == i], [0.75, 0.25])) / IQR_TO_SIGMA if (b == i).sum() >= 10 else np.nan
-                        for i in range(len(centres))])
+        rng = np.random.default_rng(0)  # the bootstrap's own seed: the same errors on every run
+        fig_of = [_fold_bootstrap(r[b == i], fold[matched][b == i], rng) for i in range(len(centres))]
+        med, med_err, iqr, iqr_err, reso, reso_err = (np.array(v) for v in zip(*fig_of))
         res[label] = {"efficiency": np.nan_to_num(eff, nan=-1).tolist(), "median_response": np.nan_to_num(med, nan=-1).tolist(),
-                      "resolution_iqr": np.nan_to_num(iqr, nan=-1).tolist()}
+                      "median_response_err": np.nan_to_num(med_err, nan=-1).tolist(),
+                      "resolution_iqr": np.nan_to_num(iqr, nan=-1).tolist(),
+                      "resolution_iqr_err": np.nan_to_num(iqr_err, nan=-1).tolist()}
         style = dict(fmt="o" if label == "full" else "s", ms=4, color=color, label=label.capitalize())
         axes[0].errorbar(centres, eff, yerr=err, **style)
-        axes[1].errorbar(centres, med, **style)
-        axes[2].errorbar(centres, iqr / med, **style)
+        axes[1].errorbar(centres, med, yerr=med_err, **style)
+        axes[2].errorbar(centres, reso, yerr=reso_err, **style)
     for ax, yl in zip(axes, ("efficiency", "median pT(reco) / pT(gen)", "resolution (IQR/1.349) / median")):
         ax.set_xscale("log")
         ax.set_xlabel(f"generator {coll.lower()} pT [GeV]", fontsize=13)
