@@ -20,16 +20,16 @@ def test_axis_labels_carry_units():
 
 
 def test_response_errors_resample_generator_events_not_replicas():
-    from colliderflow.flashsim.validate import _fold_bootstrap
+    from colliderflow.flashsim.validate import _response_figures
 
     rng = np.random.default_rng(1)
     r = rng.normal(1.0, 0.1, 400)
-    med, med_err, iqr, _, reso, _ = _fold_bootstrap(r, np.arange(400), np.random.default_rng(2))
+    med, med_err, iqr, _, reso, _ = _response_figures(r, np.arange(400), np.random.default_rng(2))
     assert med == pytest.approx(np.median(r)) and reso == pytest.approx(iqr / med)
     assert 0.3 * 0.1 / 20 < med_err < 3 * 0.1 / 20  # about 1.25 sigma / sqrt(N)
     # ten replicas of each event: as uncertain as the 400 events, not as 4000 independent ones
     r10, folds = np.repeat(r, 10), np.repeat(np.arange(400), 10)
-    _, err_folds, *_ = _fold_bootstrap(r10, folds, np.random.default_rng(2))
-    _, err_naive, *_ = _fold_bootstrap(r10, np.arange(4000), np.random.default_rng(2))
+    _, err_folds, *_ = _response_figures(r10, folds, np.random.default_rng(2))
+    _, err_naive, *_ = _response_figures(r10, np.arange(4000), np.random.default_rng(2))
     assert err_folds > 2 * err_naive
-    assert np.isnan(_fold_bootstrap(r[:5], np.arange(5), rng)[0])
+    assert np.isnan(_response_figures(r[:5], np.arange(5), rng)[0])

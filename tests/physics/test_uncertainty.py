@@ -22,6 +22,23 @@ def test_bootstrap_keeps_an_events_arrays_together():
     assert event_bootstrap(lambda a, b: np.mean(a + b), [x, -x], np.random.default_rng(0))[1] == 0.0
 
 
+def test_grouped_bootstrap_resamples_whole_events():
+    x = np.random.default_rng(2).normal(0, 1, 400)
+    rows, groups = np.repeat(x, 5), np.repeat(np.arange(400), 5)
+    # five identical rows per event: the error is that of 400 events, not of 2000 rows
+    value, err = event_bootstrap(np.mean, [rows], np.random.default_rng(3), n_boot=400, groups=groups)
+    assert value == pytest.approx(x.mean()) and err == pytest.approx(1 / 20, rel=0.15)
+    assert event_bootstrap(np.mean, [rows], np.random.default_rng(3), n_boot=400)[1] == pytest.approx(
+        1 / np.sqrt(2000), rel=0.15)
+    # one row per event, in any group order: the plain bootstrap's replicas (the same draws)
+    shuffled = np.random.default_rng(5).permutation(400)
+    plain = event_bootstrap(np.mean, [x], np.random.default_rng(3))
+    assert event_bootstrap(np.mean, [x[shuffled]], np.random.default_rng(3), groups=shuffled) == plain
+    assert np.isnan(event_bootstrap(np.mean, [rows[:5]], np.random.default_rng(0), groups=groups[:5])[1])
+    with pytest.raises(ValueError, match="one length"):
+        event_bootstrap(np.mean, [rows], np.random.default_rng(0), groups=groups[:3])
+
+
 def test_bootstrap_edge_cases():
     x = np.arange(5.0)
     assert np.isnan(event_bootstrap(np.mean, [x[:1]], np.random.default_rng(0))[1])

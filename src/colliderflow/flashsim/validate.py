@@ -36,6 +36,7 @@ from colliderflow.flashsim.stats import fold_histogram
 from colliderflow.nano.io import nano_oversample, read_nano, read_nano_header
 from colliderflow.nano.schema import GEN_INPUTS, RECO_CONTENT
 from colliderflow.physics.resolution import IQR_TO_SIGMA
+from colliderflow.physics.uncertainty import event_bootstrap
 from colliderflow.plotting import LABEL, log_pt_axis, save, use_cms_style
 from colliderflow.utils.atomic import atomic_dir, atomic_write_text
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
@@ -263,30 +264,21 @@ def _gen_match(s: _Sample, coll: str):
     return gpt[keep], best[keep] > 0, best[keep], s.weight[gev[keep]], s.fold[gev[keep]]
 
 
-def _fold_bootstrap(r: np.ndarray, fold: np.ndarray, rng: np.random.Generator, n_boot: int = 100,
-                    min_entries: int = 10) -> tuple[float, ...]:
+def _iqr_sigma(x: np.ndarray) -> float:
+    return float(np.subtract(*np.quantile(x, [0.75, 0.25])) / IQR_TO_SIGMA)
+
+
+def _response_figures(r: np.ndarray, fold: np.ndarray, rng: np.random.Generator, n_boot: int = 100,
+                      min_entries: int = 10) -> tuple[float, ...]:
     """(median, its error, IQR / 1.349, its error, IQR / 1.349 / median, its error) of responses
     ``r`` (N,), with errors from resampling generator events (``fold``, (N,)): the K replicas of
     one event move together, as in the fold-aware histograms. NaNs below ``min_entries``."""
     if len(r) < min_entries:
         return (np.nan,) * 6
-
-    def figures(x: np.ndarray) -> tuple[float, float, float]:
-        m = float(np.median(x))
-        w = float(np.subtract(*np.quantile(x, [0.75, 0.25])) / IQR_TO_SIGMA)
-        return m, w, w / m
-
-    value = figures(r)
-    order = np.argsort(fold, kind="stable")
-    _, start, count = np.unique(fold[order], return_index=True, return_counts=True)
-    reps = []
-    for _ in range(n_boot):
-        pick = rng.integers(0, len(start), len(start))
-        lengths = count[pick]
-        idx = np.repeat(start[pick] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-        reps.append(figures(r[order[idx]]))
-    err = np.std(np.array(reps), axis=0)
-    return value[0], float(err[0]), value[1], float(err[1]), value[2], float(err[2])
+    out: list[float] = []
+    for stat in (np.median, _iqr_sigma, lambda x: _iqr_sigma(x) / np.median(x)):
+        out.extend(event_bootstrap(stat, [r], rng, n_boot, groups=fold))
+    return tuple(out)
 
 
 def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> dict[str, Any]:
@@ -308,7 +300,8 @@ def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> d
         r = rpt[matched] / pt[matched]
         b = np.digitize(pt[matched], edges) - 1
         rng = np.random.default_rng(0)  # the bootstrap's own seed: the same errors on every run
-        fig_of = [_fold_bootstrap(r[b == i], fold[matched][b == i], rng) for i in range(len(centres))]
+        rfold = fold[matched]
+        fig_of = [_response_figures(r[b == i], rfold[b == i], rng) for i in range(len(centres))]
         med, med_err, iqr, iqr_err, reso, reso_err = (np.array(v) for v in zip(*fig_of))
         res[label] = {"efficiency": np.nan_to_num(eff, nan=-1).tolist(), "median_response": np.nan_to_num(med, nan=-1).tolist(),
                       "median_response_err": np.nan_to_num(med_err, nan=-1).tolist(),

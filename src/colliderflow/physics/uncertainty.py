@@ -18,7 +18,7 @@ __all__ = ["event_bootstrap", "binomial_error"]
 
 
 def event_bootstrap(statistic: Callable[..., float], per_event: Sequence[np.ndarray], rng: np.random.Generator,
-                    n_boot: int = 200) -> tuple[float, float]:
+                    n_boot: int = 200, groups: np.ndarray | None = None) -> tuple[float, float]:
     """A statistic of per-event arrays and its bootstrap standard error, resampling events.
 
     Args:
@@ -27,24 +27,35 @@ def event_bootstrap(statistic: Callable[..., float], per_event: Sequence[np.ndar
             replica draws event indices once and takes those rows of every array.
         rng: the generator of the resampling (seed it for reproducible errors).
         n_boot: number of bootstrap replicas.
+        groups: (rows,) the event each row belongs to, when an event has several rows (the
+            objects of one event, or FlashSim's K replicas of one generator event): a replica
+            draws events and takes all their rows together. None: every row is an event.
 
     Returns:
         (statistic on all events, standard deviation over the replicas); NaN error for fewer than
         2 events. Replicas where the statistic is not finite are left out of the spread.
 
     Raises:
-        ValueError: if the arrays differ in length.
+        ValueError: if the arrays (and ``groups``) differ in length.
     """
     arrays = [np.asarray(a) for a in per_event]
     n = len(arrays[0])
-    if any(len(a) != n for a in arrays):
-        raise ValueError(f"event_bootstrap: arrays of lengths {[len(a) for a in arrays]}, expected one length")
+    lengths = [len(a) for a in arrays] + ([] if groups is None else [len(groups)])
+    if any(k != n for k in lengths):
+        raise ValueError(f"event_bootstrap: arrays of lengths {lengths}, expected one length")
     value = float(statistic(*arrays))
-    if n < 2:
+    if groups is not None:  # rows sorted by event; each event is a run start[e] .. start[e] + count[e]
+        order = np.argsort(groups, kind="stable")
+        _, start, count = np.unique(np.asarray(groups)[order], return_index=True, return_counts=True)
+    n_events = n if groups is None else len(start)
+    if n_events < 2:
         return value, float("nan")
     replicas = []
     for _ in range(n_boot):
-        pick = rng.integers(0, n, n)
+        pick = rng.integers(0, n_events, n_events)
+        if groups is not None:  # the rows of the picked events
+            size = count[pick]
+            pick = order[np.repeat(start[pick] - np.cumsum(size) + size, size) + np.arange(size.sum())]
         replicas.append(statistic(*(a[pick] for a in arrays)))
     boot = np.asarray(replicas, dtype=float)
     boot = boot[np.isfinite(boot)]
