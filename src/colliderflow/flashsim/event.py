@@ -34,7 +34,8 @@ import numpy as np
 
 from colliderflow.flashsim.transforms import TargetSpec
 
-__all__ = ["MET_CONDITIONS", "MET_CONDITION", "MET_TARGETS", "PV_CONDITIONS", "PV_CONDITION", "PV_TARGETS",
+__all__ = ["CONDITIONS", "TRAINED_CONDITIONS", "UNRECORDED_CONDITIONS", "MET_CONDITIONS", "MET_CONDITION", "MET_TARGETS",
+           "PV_CONDITIONS", "PV_CONDITION", "PV_TARGETS",
            "met_condition", "met_targets", "met_from_targets", "pv_condition", "pv_targets", "rho_of", "rho_feature"]
 
 MET_TARGETS = [TargetSpec("par", "asinh", scale=10.0), TargetSpec("perp", "asinh", scale=10.0),
@@ -46,6 +47,11 @@ MET_CONDITION = "gen_mht"
 #: what the pileup stage can be conditioned on (:func:`pv_condition`), and what ``flashsim train`` uses
 PV_CONDITIONS = ("event", "npu")
 PV_CONDITION = "event"
+#: per event-level model: the conditions a bundle entry may record, what ``flashsim train`` records,
+#: and what bundles from before the record were trained with
+CONDITIONS = {"met": MET_CONDITIONS, "pv": PV_CONDITIONS}
+TRAINED_CONDITIONS = {"met": MET_CONDITION, "pv": PV_CONDITION}
+UNRECORDED_CONDITIONS = {"met": "reco", "pv": "npu"}
 PV_TARGETS = [TargetSpec("npvs", "integer"), TargetSpec("z", "linear"), TargetSpec("rho", "log")]
 
 

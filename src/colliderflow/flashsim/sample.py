@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colliderflow.flashsim.event import (MET_CONDITIONS, PV_CONDITIONS, met_condition, met_from_targets, pv_condition,
-                                         rho_feature)
+from colliderflow.flashsim.event import (CONDITIONS, UNRECORDED_CONDITIONS, met_condition, met_from_targets,
+                                         pv_condition, rho_feature)
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField
 from colliderflow.flashsim.ode import integrate
 from colliderflow.flashsim.sources import MODELS, SourceTable, event_features, source_table
@@ -128,10 +128,9 @@ class _Model:
         self.transform = TargetTransform.from_state(targets, f["transform"])
         #: met and pv: what they are conditioned on (event.py; bundles from before the record: the
         #: first ones, reconstructed jets and the pileup count)
-        known = {"met": MET_CONDITIONS, "pv": PV_CONDITIONS}.get(name)
-        self.condition = str(entry.get("condition", {"met": "reco", "pv": "npu"}.get(name, "")))
-        if known and self.condition not in known:
-            raise ValueError(f"model {name!r} is conditioned on {self.condition!r}, not one of {known}")
+        self.condition = str(entry.get("condition", UNRECORDED_CONDITIONS.get(name, "")))
+        if name in CONDITIONS and self.condition not in CONDITIONS[name]:
+            raise ValueError(f"model {name!r} is conditioned on {self.condition!r}, not one of {CONDITIONS[name]}")
 
     @staticmethod
     def _load(module: torch.nn.Module, state: dict) -> None:

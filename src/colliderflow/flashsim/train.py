@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from colliderflow.flashsim.bundle import model_targets, object_condition, save_bundle
-from colliderflow.flashsim.event import (MET_CONDITION, PV_CONDITION, met_condition, met_targets, pv_condition, pv_targets,
+from colliderflow.flashsim.event import (TRAINED_CONDITIONS, met_condition, met_targets, pv_condition, pv_targets,
                                          rho_feature, rho_of)
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField, cfm_loss, multiplicity_loss
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
@@ -122,11 +122,11 @@ def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -
     rho_col = rho_feature(rho_of(events))
     if name == "met":
         reco = {k: events[k] for k in ("Jet", "Muon", "Electron", "Photon")}
-        cond = np.column_stack([met_condition(events, reco, ev_feat, MET_CONDITION), rho_col]).astype(np.float32)
+        cond = np.column_stack([met_condition(events, reco, ev_feat, TRAINED_CONDITIONS["met"]), rho_col]).astype(np.float32)
         ev = np.arange(len(events))
         return ModelData(cond, None, cond, met_targets(events), {}, ev, ev)
     if name == "pv":
-        cond = pv_condition(events, ev_feat, PV_CONDITION)
+        cond = pv_condition(events, ev_feat, TRAINED_CONDITIONS["pv"])
         ev = np.arange(len(events))
         return ModelData(cond, None, cond, pv_targets(events), {}, ev, ev)
     spec = MODELS[name]
@@ -325,8 +325,8 @@ def train_flashsim(config: FlashSimTrainConfig, progress: bool = True) -> dict[s
             bundle["skipped"][name] = report["skipped"][name] = msg
             continue
         entry, rep = train_model(name, data, config, device, progress)
-        if name in ("met", "pv"):  # what sampling conditions them on (bundles without it: the old ones)
-            entry["condition"] = rep["condition"] = MET_CONDITION if name == "met" else PV_CONDITION
+        if name in TRAINED_CONDITIONS:  # what sampling conditions them on (bundles without it: the old ones)
+            entry["condition"] = rep["condition"] = TRAINED_CONDITIONS[name]
         bundle["models"][name] = entry
         report["models"][name] = rep
     save_bundle(out / "flashsim.pt", to_dict(config), bundle["models"], bundle["skipped"],

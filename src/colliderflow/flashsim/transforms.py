@@ -27,8 +27,8 @@ u ~ U(0, 1) is the dequantisation noise (drawn from a caller's generator, so tra
 reproducible). Discrete values fill only the middle of their unit box, d(u) = (1 - w) / 2 + w u with
 w = ``DEQUANT_WIDTH``: the flow's smooth density leaks past the edges of a box, and a margin on each
 side keeps a leak from decoding as the neighbouring value (a rare "fails the medium ID" drawn for
-muons that always pass it, with w = 1). Decoding is floor(y) for any w. After the kind's transform every column is standardised with the training mean
-and standard deviation.
+muons that always pass it, with w = 1). Decoding is floor(y) for any w. After the kind's transform
+every column is standardised with the training mean and standard deviation.
 """
 
 from __future__ import annotations
