@@ -49,3 +49,10 @@ def test_mlpf_collections_use_the_pileup_score_with_the_given_threshold(cands, t
 def test_mlpf_collections_need_the_threshold_used_at_reconstruction(cands):
     with pytest.raises(ValueError, match="pileup_threshold"):
         reco_collections("MLPF", cands, "mlpf")
+
+
+def test_offset_step_only_for_collections_that_keep_pileup_particles():
+    from colliderflow.evaluate.collections import has_offset_step
+
+    assert [has_offset_step(n) for n in ("PF", "PF+CHS", "MLPF", "MLPF+CHS")] == [True] * 4
+    assert [has_offset_step(n) for n in ("PF+PUPPI", "MLPF+PUPPI", "MLPF+PU", "target", "truth")] == [False] * 5

@@ -53,6 +53,8 @@ def test_evaluate_report(sample):
         row = next(line for line in report.splitlines() if line.startswith(f"| {name} | {e['mean']:.1f} |"))
         assert f"{e['resolution_xy_gev']:.1f} ± {e['resolution_xy_gev_err']:.1f}" in row
         assert set(e["type1"]) >= {"mean", "resolution_xy_gev", "resolution_xy_gev_err"}
+        # L123 - L1 for the jets that keep pileup; PUPPI has no offset step (as in CMS)
+        assert e["type1"]["offset_subtracted"] == (name in ("PF", "PF+CHS"))
         assert sum(b["events"] for b in e["vs_pileup"]) == metrics["events"]
     # jets in the four |eta| regions, every efficiency with its error, in metrics.json and report.md
     for name, bins in metrics["jets_eta"].items():

@@ -12,7 +12,10 @@ import numpy as np
 
 from colliderflow.schema import classes as C
 
-__all__ = ["truth_collection", "target_collection", "reco_collections", "gen_class"]
+__all__ = ["truth_collection", "target_collection", "reco_collections", "gen_class", "has_offset_step"]
+
+#: collection-name suffixes of the per-particle pileup rejections (PUPPI weights, the MLPF pileup head)
+_PARTICLE_PILEUP_REJECTION = ("+PUPPI", "+PU")
 
 
 def gen_class(pid: ak.Array, charge: ak.Array, eta: ak.Array) -> ak.Array:
@@ -68,3 +71,13 @@ def reco_collections(name: str, cands: ak.Array, algo: str = "pf",
         out[f"{name}+PU"] = _collection(**base, weight=ak.values_astype(cands.pu_score < pileup_threshold,
                                                                         np.float32))
     return out
+
+
+def has_offset_step(name: str) -> bool:
+    """Whether the jets of collection ``name`` get a pileup-offset (L1) step in type-1 MET.
+
+    As in CMS: jets of all candidates and of CHS candidates carry the pileup that is left and
+    have an L1 offset; PUPPI (and the MLPF pileup head, which also rejects pileup particle by
+    particle) have none, nor have the truth and the target, which hold no pileup.
+    """
+    return name not in ("truth", "target") and not name.endswith(_PARTICLE_PILEUP_REJECTION)

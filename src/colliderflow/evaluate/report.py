@@ -14,7 +14,7 @@ import mplhep as hep
 import numpy as np
 
 from colliderflow.dataset.read import dataset_card, dataset_files, load_dataset, missing_chunks
-from colliderflow.evaluate.collections import reco_collections, target_collection, truth_collection
+from colliderflow.evaluate.collections import has_offset_step, reco_collections, target_collection, truth_collection
 from colliderflow.evaluate.displays import event_display
 from colliderflow.evaluate.jets import (collection_jets, derive_corrections, jet_performance, jet_performance_eta,
                                         matched_jets)
@@ -27,6 +27,7 @@ from colliderflow.physics.met import (
     met_xy_resolution,
     type1_met,
 )
+from colliderflow.physics.offset import jet_offset, ring_rho
 from colliderflow.physics.resolution import JetCorrections, summarise_response
 from colliderflow.plotting import LABEL, hist_ratio, log_pt_axis, save, series_style, use_cms_style
 from colliderflow.reconstruct import iter_events, mlpf_pileup_threshold
@@ -238,10 +239,14 @@ def _evaluate(dataset, recos, out: Path, jec, radius: float, display_events: int
         v, phi = met(c.pt, c.phi, c.weight)
         mx, my = v * np.cos(phi), v * np.sin(phi)
         jets, corrected = reco_jets[name]
-        tx, ty = type1_met(mx, my, jets.pt, jets.phi, corrected)
+        rho = ring_rho(c.pt, c.eta, c.phi, c.weight)
+        offset = jet_offset(rho, jets.eta, radius) if has_offset_step(name) else None
+        tx, ty = type1_met(mx, my, jets.pt, jets.phi, corrected, jet_offset=offset)
         mets[name] = v
         entry: dict[str, Any] = {"mean": float(v.mean()), **_met_figures(mx, my, gx, gy)}
-        entry["type1"] = {"mean": float(np.hypot(tx, ty).mean()), **_met_figures(tx, ty, gx, gy)}
+        entry["type1"] = {"mean": float(np.hypot(tx, ty).mean()), "offset_subtracted": offset is not None,
+                          **_met_figures(tx, ty, gx, gy)}
+        entry["rho_central_gev"] = float(rho[:, 0].mean()) if len(rho) else float("nan")
         entry["vs_pileup"] = []
         for lo, hi in zip(npu_edges[:-1], npu_edges[1:]):
             sel = (npu >= lo) & (npu < hi)
@@ -430,7 +435,8 @@ def _markdown(m: dict[str, Any]) -> str:
     lines += ["", "![jets in eta regions](jet_eta.png)", "",
               "## Missing transverse momentum", "",
               "Raw MET, and type-1 MET: the corrections of the collection's jets with corrected pT > 15 GeV "
-              "propagated to the MET. Resolution: half the 16–84% width of the x and y residuals against the "
+              "propagated to the MET, less each jet's pileup offset (ρ of its |η| ring × πR², CMS L123 − L1) "
+              "for the collections without a per-particle pileup rejection (not PUPPI, not MLPF+PU). Resolution: half the 16–84% width of the x and y residuals against the "
               "generator MET. Over events with gen MET > 20 GeV: scale = median of the MET projected on the "
               "generator MET direction over the generator MET (the response CMS quotes; resolution averages out); "
               "magnitude ratio = median |MET| / |gen MET|, which resolution pushes above 1.", "",

@@ -25,24 +25,29 @@ def met(pt: ak.Array, phi: ak.Array, weight: ak.Array | None = None) -> tuple[np
 
 
 def type1_met(met_x: np.ndarray, met_y: np.ndarray, jet_pt: ak.Array, jet_phi: ak.Array, jet_pt_corrected: ak.Array,
-              min_pt: float = 15.0) -> tuple[np.ndarray, np.ndarray]:
-    """Type-1 corrected MET: the jet energy corrections propagated to the MET.
+              min_pt: float = 15.0, jet_offset: ak.Array | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Type-1 corrected MET: the jet energy corrections, less the pileup offset, propagated to the MET.
 
-    MET_T1 = MET_raw - sum over jets with corrected pT > ``min_pt`` of (pT_corr - pT_raw)(cos phi, sin phi).
-    The corrections are those of the jets' own collection: for a collection without pileup
-    mitigation they include the pileup offset (CMS leaves the offset out, L123 - L1), which
-    :func:`colliderflow.physics.resolution.derive_jec` does not separate.
+    MET_T1 = MET_raw - sum over jets with corrected pT > ``min_pt`` of (pT_L123 - pT_L1)(cos phi, sin phi),
+    with pT_L123 the fully corrected pT and pT_L1 = max(pT_raw - offset, 0) the raw pT less the
+    pileup offset (CMS: L123 - L1). The raw MET already holds the pileup inside jets as it holds
+    all other pileup, which balances over the event; subtracting it from jets alone would
+    unbalance it. Our corrections are one factor per jet that includes the offset, so
+    pT_L123 - pT_L1 = (pT_corr - pT_raw) + offset. ``jet_offset`` None (collections without an
+    offset step: PUPPI, as in CMS) propagates pT_corr - pT_raw.
 
     Args:
         met_x, met_y: (events,) raw MET components, GeV.
         jet_pt, jet_phi, jet_pt_corrected: (events, jets) raw pT (GeV), phi (rad), corrected pT (GeV).
         min_pt: corrected-pT threshold of the jets that enter, GeV.
+        jet_offset: (events, jets) pileup offset of each jet, GeV (:func:`colliderflow.physics.offset.jet_offset`).
 
     Returns:
         (met_x, met_y) after the correction, (events,) GeV.
     """
     use = jet_pt_corrected > min_pt
-    delta = (jet_pt_corrected - jet_pt)[use]
+    l1 = jet_pt if jet_offset is None else np.maximum(jet_pt - jet_offset, 0.0)
+    delta = (jet_pt_corrected - l1)[use]
     phi = jet_phi[use]
     dx = ak.to_numpy(ak.sum(delta * np.cos(phi), axis=1))
     dy = ak.to_numpy(ak.sum(delta * np.sin(phi), axis=1))
