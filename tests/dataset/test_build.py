@@ -109,6 +109,24 @@ def test_missing_column(serial, tmp_path):
         inspect_dataset(tmp_path)
 
 
+def test_chunks_written_before_the_resonances_read_with_none(serial, tmp_path):
+    data = load_dataset(serial / chunk_name(0, 2))
+    # ttbar: t, t-bar and their W, each W pointing to its top
+    assert ak.all(ak.num(data.gen_resonances) == 4)
+    res = data.gen_resonances
+    w = abs(res.pid) == 24
+    assert ak.all(abs(res.pid[res.mother[w]]) == 6)
+    # a chunk of the layout before: no gen_resonances, no truth.resonance_index
+    truth = data.truth[[f for f in data.truth.fields if f != "resonance_index"]]
+    old = ak.zip({k: (truth if k == "truth" else data[k]) for k in data.fields if k != "gen_resonances"},
+                 depth_limit=1)
+    write_parquet(tmp_path / chunk_name(0, 2), old, read_header(serial / chunk_name(0, 2)))
+    back = load_dataset(tmp_path / chunk_name(0, 2))
+    assert ak.all(ak.num(back.gen_resonances) == 0) and back.gen_resonances.fields == res.fields
+    assert ak.all(back.truth.resonance_index == -1) and back.truth.resonance_index.type.content.content.primitive == "int16"
+    assert ak.all(load_dataset(tmp_path / chunk_name(0, 2), columns=["truth"]).truth.resonance_index == -1)
+
+
 def test_pileup_event_has_thousands_of_elements(pool_path, tmp_path):
     cfg = DatasetConfig(GenerationConfig("ttbar", seed=2, pileup=PileupRange(55, 75), pileup_pool=str(pool_path)),
                         events=1, chunk_size=1)

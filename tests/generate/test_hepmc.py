@@ -13,17 +13,25 @@ from colliderflow.utils.parquet import FileFormatError
 
 def _canonical(hard):
     """Particles and records sorted by content (a HepMC file lists particles in topological order, not
-    Pythia's), tau_index renumbered to the sorted taus."""
+    Pythia's), tau_index and the resonance links renumbered to the sorted taus and resonances."""
     def order(rec, keys):
         return np.lexsort([rec[k] for k in reversed(keys)])
+
+    def renumber(index, rank):
+        return np.where(index >= 0, rank[np.maximum(index, 0)] if len(rank) else -1, -1).astype(index.dtype)
 
     taus = hard.taus
     t_order = order(taus, ["px", "py", "pz"])
     rank = np.argsort(t_order)
+    res = hard.resonances
+    r_order = order(res, ["pid", "px", "py", "pz"])
+    r_rank = np.argsort(r_order)
     p = hard.particles.to_dict()
-    p["tau_index"] = np.where(p["tau_index"] >= 0, rank[np.maximum(p["tau_index"], 0)] if len(rank) else -1, -1)
+    p["tau_index"] = renumber(p["tau_index"], rank)
+    p["resonance_index"] = renumber(p["resonance_index"], r_rank)
     out = {"particles": {k: v[order(p, ["pid", "px", "py", "pz"])] for k, v in p.items()},
-           "taus": {k: v[t_order] for k, v in taus.items()}}
+           "taus": {k: v[t_order] for k, v in taus.items()},
+           "resonances": {k: (renumber(v, r_rank) if k == "mother" else v)[r_order] for k, v in res.items()}}
     for name in ("hadrons", "partons"):
         rec = getattr(hard, name)
         out[name] = {k: v[order(rec, ["pid", "px", "py"])] for k, v in rec.items()}
@@ -36,7 +44,7 @@ def test_pythia_hepmc_gives_back_pythia_record(pythia_hepmc, process, seed):
     events = list(read_hepmc(path))
     gen = PythiaGenerator(process, seed=seed)
     assert [e.position for e in events] == [0, 1, 2]
-    n_flagged = 0
+    n_flagged = n_linked = n_res_mother = 0
     for i, e in enumerate(events):
         ref = gen.generate(i)
         a, b = _canonical(ref), _canonical(e.hard)
@@ -47,7 +55,11 @@ def test_pythia_hepmc_gives_back_pythia_record(pythia_hepmc, process, seed):
         assert e.hard.weight == ref.weight
         assert e.sqrt_s == pytest.approx(14.0)
         n_flagged += int((e.hard.particles.flags > 0).sum())
+        n_linked += int((e.hard.particles.resonance_index >= 0).sum())
+        n_res_mother += int((e.hard.resonances["mother"] >= 0).sum())
     assert n_flagged > 10  # the comparison covers b, c and tau descendants
+    if process == "ttbar":  # and W from top, and the W's decay products
+        assert n_res_mother > 0 and n_linked > 0
 
 
 def _hand_made_event(path):

@@ -66,9 +66,21 @@ def test_opens_in_nanoaodschema_and_runs_a_dimuon_selection(files, name):
     assert ak.all(abs(jets.matched_gen.eta - jets.eta) < 0.5)
     muons = events.Muon[events.Muon.genPartIdx >= 0]
     assert ak.all(abs(muons.matched_gen.pdgId) == 13)
-    assert ak.all(ak.is_none(events.GenPart.parent, axis=1))  # the pruned GenPart holds no mothers
-    prompt = events.GenPart.hasFlags(["isPrompt"])
-    assert ak.any(prompt) and ak.all(events.GenPart.status == 1)
+    # mothers: leptons from the hard process point to their Z or W, a W to its top; the rest have none
+    gp = events.GenPart
+    lep = gp[(abs(gp.pdgId) == 11) | (abs(gp.pdgId) == 13)]
+    hard = lep[lep.hasFlags(["fromHardProcess"])]
+    assert ak.sum(ak.num(hard)) >= 20
+    assert set(np.abs(ak.to_numpy(ak.flatten(hard.parent.pdgId))).tolist()) <= {23, 24}
+    assert ak.all(ak.is_none(lep[~lep.hasFlags(["fromHardProcess"])].parent, axis=1))
+    z_mumu = ak.sum((abs(gp.pdgId) == 13) & (abs(ak.fill_none(gp.parent.pdgId, 0)) == 23), axis=1) == 2
+    assert ak.sum(z_mumu) >= 10
+    w = gp[abs(gp.pdgId) == 24]
+    assert ak.sum(ak.num(w)) > 0 and ak.all(abs(ak.flatten(w.parent.pdgId)) == 6)
+    resonance = (abs(gp.pdgId) == 6) | ((abs(gp.pdgId) >= 23) & (abs(gp.pdgId) <= 25))
+    assert ak.all((gp.status == 1) | (gp.status == 62)) and ak.all((gp.status == 62) == resonance)
+    prompt = gp.hasFlags(["isPrompt"])
+    assert ak.any(prompt)
     assert ak.all(events.PuppiMET.pt >= 0)
 
 

@@ -46,7 +46,13 @@ def test_btag_separates_b_jets(events):
 
 def test_gen_objects(events):
     gp = ak.flatten(events.GenPart)
-    assert set(np.unique(np.abs(ak.to_numpy(gp.pdgId)))) <= {11, 13, 22}
+    final = ak.to_numpy(gp.status) == 1
+    pdg = np.abs(ak.to_numpy(gp.pdgId))
+    assert set(np.unique(pdg[final])) <= {11, 13, 22}
+    assert set(np.unique(pdg[~final])) == {6, 23, 24}  # the resonances of ttbar and Z -> mu mu
+    # a resonance's daughters follow their mother's index inside the event
+    mother = events.GenPart.genPartIdxMother
+    assert ak.all(mother < ak.num(events.GenPart)) and ak.all(mother >= -1)
     assert ak.all(events.Pileup.nPU == 10)
     # Z -> mu mu events carry two prompt generator muons, and their reco muons match them
     zmm = events[24:]

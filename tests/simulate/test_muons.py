@@ -74,7 +74,8 @@ def test_only_muon_tracks_carry_muon_hits():
     zeros = np.zeros(n)
     particles = GenParticles(pid=pid, charge=np.where(pid > 0, 1, -1) * np.where(np.abs(pid) == 13, -1, 1),
                              px=px, py=py, pz=pz, energy=np.sqrt(pt**2 + pz**2 + mass**2), mass=mass,
-                             vx=zeros, vy=zeros, vz=zeros, t=zeros, interaction=zeros, flags=zeros, tau_index=zeros - 1)
+                             vx=zeros, vy=zeros, vz=zeros, t=zeros, interaction=zeros, flags=zeros, tau_index=zeros - 1,
+                             resonance_index=zeros - 1)
     out = propagate_and_track(particles, Geometry(), TrackerConfig(), MaterialConfig(), CONFIG, np.random.default_rng(3))
     tr, link = out.tracks, out.track_particle
     has_hits = (tr["muon_dt_hits"] + tr["muon_csc_hits"]) > 0

@@ -32,7 +32,7 @@ def gun(pid, pt, eta, rng, vx=0.0, vz=0.0) -> GenParticles:
     return GenParticles(
         pid=pid, charge=[_CHARGE.get(p, 0) for p in pid], px=px, py=py, pz=pz,
         energy=np.sqrt(px**2 + py**2 + pz**2 + mass**2), mass=mass, vx=vx, vy=zeros, vz=vz, t=zeros,
-        interaction=zeros, flags=zeros, tau_index=zeros - 1)
+        interaction=zeros, flags=zeros, tau_index=zeros - 1, resonance_index=zeros - 1)
 
 
 def run(particles, material=NO_MATERIAL, tracker=TRACKER, seed=1):

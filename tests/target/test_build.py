@@ -17,7 +17,8 @@ def _particles(rows):
     n = len(rows)
     z = np.zeros(n)
     return GenParticles(pid=pid, charge=charge, px=px, py=py, pz=pz, energy=e, mass=z, vx=z, vy=z, vz=z,
-                        t=z, interaction=inter, flags=z, tau_index=np.full(n, -1))
+                        t=z, interaction=inter, flags=z, tau_index=np.full(n, -1),
+                        resonance_index=np.full(n, -1))
 
 
 def _sim(types, track_particle, links):

@@ -24,7 +24,7 @@ import colliderflow
 from colliderflow.dataset.read import has_chunks, read_manifest
 from colliderflow.dataset.schema import (CHUNK_KIND, EVENT_FIELDS, SCHEMA_VERSION, TARGET_FIELDS, TRUTH_FIELDS,
                                          chunk_name, manifest_path)
-from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS, GenEvent
+from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, RESONANCE_FIELDS, TAU_FIELDS, GenEvent
 from colliderflow.generate.source import EventSource, GenerationConfig
 from colliderflow.simulate.card import DetectorCard, card_hash, load_card
 from colliderflow.simulate.detector import SimEvent, simulate_event
@@ -110,13 +110,14 @@ def _cast(values: dict[str, np.ndarray], fields: dict[str, type]) -> dict[str, n
 
 def generator_record(event: GenEvent) -> dict[str, Any]:
     """The generator part of an event record: ``truth`` (without ``element``), ``gen_hadrons``,
-    ``gen_taus``, ``gen_partons`` and ``event`` (without the detector's ``n_tracks`` and
+    ``gen_taus``, ``gen_partons``, ``gen_resonances`` and ``event`` (without the detector's ``n_tracks`` and
     ``n_elements``). Generator-level samples (``colliderflow generate``) are built from it alone."""
     p = event.particles
     t = p.take(truth_mask(p))
     nu = (p.interaction == 0) & np.isin(np.abs(p.pid), (12, 14, 16))
     truth = {"pid": t.pid, "charge": t.charge, "pt": t.pt, "eta": t.eta, "phi": t.phi, "energy": t.energy,
-             "mass": t.mass, "vx": t.vx, "vy": t.vy, "vz": t.vz, "flags": t.flags, "tau_index": t.tau_index}
+             "mass": t.mass, "vx": t.vx, "vy": t.vy, "vz": t.vz, "flags": t.flags, "tau_index": t.tau_index,
+             "resonance_index": t.resonance_index}
     info = event.info
     ev = {"index": info.index, "seed": info.seed, "sqrt_s": info.sqrt_s, "weight": info.weight,
           "n_pu": info.n_pu, "pv_x": info.pv_x, "pv_y": info.pv_y, "pv_z": info.pv_z, "pv_t": info.pv_t,
@@ -126,6 +127,7 @@ def generator_record(event: GenEvent) -> dict[str, Any]:
         "gen_hadrons": _cast(event.hadrons, HADRON_FIELDS),
         "gen_taus": _cast(event.taus, TAU_FIELDS),
         "gen_partons": _cast(event.partons, PARTON_FIELDS),
+        "gen_resonances": _cast(event.resonances, RESONANCE_FIELDS),
         "event": _event_scalars(ev, info.process),
     }
 
@@ -155,7 +157,8 @@ def records_to_array(records: list[dict[str, Any]]) -> ak.Array:
     the schema's layout (the fields the records have)."""
     jagged: dict[str, ak.Array] = {
         key: to_jagged([r[key] for r in records])
-        for key in ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons") if key in records[0]}
+        for key in ("X", "ytarget", "truth", "gen_hadrons", "gen_taus", "gen_partons", "gen_resonances")
+        if key in records[0]}
     ev = ak.Array([{k: (v.item() if isinstance(v, np.ndarray) else v) for k, v in r["event"].items()}
                    for r in records])
     return ak.zip({**jagged, "event": ev}, depth_limit=1)

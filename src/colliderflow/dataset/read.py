@@ -10,8 +10,8 @@ from typing import Any, cast
 import awkward as ak
 import numpy as np
 
-from colliderflow.dataset.schema import (CHUNK_KIND, RECORD_FIELDS, SCHEMA_VERSION, TOP_FIELDS, manifest_path,
-                                         parse_chunk_name)
+from colliderflow.dataset.schema import (ADDED_FIELDS, ADDED_TOP_FIELDS, CHUNK_KIND, RECORD_FIELDS, SCHEMA_VERSION,
+                                         TOP_FIELDS, manifest_path, parse_chunk_name)
 from colliderflow.schema.classes import CLASS_NAMES
 from colliderflow.schema.elements import ELEMENT_NAMES
 from colliderflow.utils.jagged import first_non_finite
@@ -133,10 +133,29 @@ def validate_chunk(path: Path, array: ak.Array, fields: tuple[str, ...] | list[s
 
 
 def _read_chunk(path: Path, columns: list[str] | None = None) -> ak.Array:
-    array, header = read_parquet(path, CHUNK_KIND, SCHEMA_VERSION, columns=columns)
+    array, header = read_parquet(path, CHUNK_KIND, SCHEMA_VERSION, columns=list(columns or TOP_FIELDS),
+                                 optional=ADDED_TOP_FIELDS)
     expected = header.get("stop", 0) - header.get("start", 0)
     if len(array) != expected:
         raise FileFormatError(f"{path}: holds {len(array)} events, its header says {expected}")
+    return with_added_fields(array, columns or TOP_FIELDS)
+
+
+def with_added_fields(array: ak.Array, columns: tuple[str, ...] | list[str]) -> ak.Array:
+    """``array`` with the fields schema 1 gained later (``ADDED_FIELDS``, ``ADDED_TOP_FIELDS``) filled in
+    where a chunk written before lacks them: the requested added records empty, added fields at their value."""
+    n = len(array)
+    for top in ADDED_TOP_FIELDS:
+        if top in columns and top not in array.fields:
+            empty = ak.zip({k: np.zeros(0, dtype=dt) for k, dt in RECORD_FIELDS[top].items()})
+            array = ak.with_field(array, ak.unflatten(empty, np.zeros(n, dtype=np.int64)), top)
+    for top, added in ADDED_FIELDS.items():
+        if top in array.fields:
+            for name, value in added.items():
+                if name not in array[top].fields:
+                    column = ak.values_astype(ak.full_like(array[top][array[top].fields[0]], value),
+                                              RECORD_FIELDS[top][name])
+                    array = ak.with_field(array, column, [top, name])
     return array
 
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from colliderflow.generate.particles import GenParticles
 
-__all__ = ["GenEvent", "EventInfo", "HardScatter", "HADRON_FIELDS", "TAU_FIELDS", "PARTON_FIELDS", "empty_record"]
+__all__ = ["GenEvent", "EventInfo", "HardScatter", "HADRON_FIELDS", "TAU_FIELDS", "PARTON_FIELDS",
+           "RESONANCE_FIELDS", "RESONANCE_IDS", "empty_record"]
 
 #: weakly decaying b and c hadrons (for ghost-association jet flavour); ``flavour`` is 5 or 4
 HADRON_FIELDS: dict[str, type] = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
@@ -20,6 +21,12 @@ TAU_FIELDS: dict[str, type] = {"px": np.float64, "py": np.float64, "pz": np.floa
 #: outgoing partons of the hard process (for parton flavour)
 PARTON_FIELDS: dict[str, type] = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
                                   "energy": np.float64}
+#: |PDG id| of the hard-process resonances the generator record keeps: top, Z, W, Higgs
+RESONANCE_IDS = (6, 23, 24, 25)
+#: hard-process resonances at their last copy (after recoil, before decay): four-momentum, mass and
+#: ``mother``, the index in the same list of the resonance whose decay made it (W of a top), -1 if none
+RESONANCE_FIELDS: dict[str, type] = {"pid": np.int32, "px": np.float64, "py": np.float64, "pz": np.float64,
+                                     "energy": np.float64, "mass": np.float64, "mother": np.int16}
 
 
 def empty_record(fields: dict[str, type]) -> dict[str, np.ndarray]:
@@ -32,20 +39,21 @@ class HardScatter:
 
     Attributes:
         particles: final-state particles, vertices relative to the interaction point.
-        hadrons, taus, partons: the generator records of :class:`GenEvent` (empty by default).
+        hadrons, taus, partons, resonances: the generator records of :class:`GenEvent` (empty by default).
         weight: the generator weight.
     """
 
-    __slots__ = ("particles", "hadrons", "taus", "partons", "weight")
+    __slots__ = ("particles", "hadrons", "taus", "partons", "weight", "resonances")
 
     def __init__(self, particles: GenParticles, hadrons: dict[str, np.ndarray] | None = None,
                  taus: dict[str, np.ndarray] | None = None, partons: dict[str, np.ndarray] | None = None,
-                 weight: float = 1.0) -> None:
+                 weight: float = 1.0, resonances: dict[str, np.ndarray] | None = None) -> None:
         self.particles = particles
         self.hadrons = empty_record(HADRON_FIELDS) if hadrons is None else hadrons
         self.taus = empty_record(TAU_FIELDS) if taus is None else taus
         self.partons = empty_record(PARTON_FIELDS) if partons is None else partons
         self.weight = weight
+        self.resonances = empty_record(RESONANCE_FIELDS) if resonances is None else resonances
 
 
 @dataclass
@@ -75,6 +83,8 @@ class GenEvent:
         hadrons: weakly decaying b/c hadrons of the hard scatter, ``HADRON_FIELDS``, each (H,).
         taus: hadronic taus of the hard scatter, ``TAU_FIELDS``, each (U,).
         partons: outgoing hard-process partons, ``PARTON_FIELDS``, each (P,).
+        resonances: hard-process resonances, ``RESONANCE_FIELDS``, each (R,); the particles'
+            ``resonance_index`` points into them.
         info: event information.
     """
 
@@ -83,6 +93,7 @@ class GenEvent:
     hadrons: dict[str, np.ndarray] = field(default_factory=lambda: empty_record(HADRON_FIELDS))
     taus: dict[str, np.ndarray] = field(default_factory=lambda: empty_record(TAU_FIELDS))
     partons: dict[str, np.ndarray] = field(default_factory=lambda: empty_record(PARTON_FIELDS))
+    resonances: dict[str, np.ndarray] = field(default_factory=lambda: empty_record(RESONANCE_FIELDS))
 
     @property
     def hard(self) -> GenParticles:

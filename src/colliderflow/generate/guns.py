@@ -62,4 +62,5 @@ def shoot(config: GunConfig, rng: np.random.Generator) -> GenParticles:
     return GenParticles(
         pid=pid, charge=charge, px=px, py=py, pz=pz, energy=energy, mass=np.full(n, mass),
         vx=zeros, vy=zeros, vz=zeros, t=zeros, interaction=zeros, flags=zeros, tau_index=np.full(n, -1),
+        resonance_index=np.full(n, -1),
     )

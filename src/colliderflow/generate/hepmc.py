@@ -17,6 +17,10 @@ the event graph:
 * hard partons: quarks and gluons of status 23, the Pythia 8 code of the outgoing particles of
   the hard process and of resonance decays (kept by MadGraph + Pythia 8 showering). A generator
   that marks its hard process otherwise gives no hard partons: its GenJets get ``partonFlavour`` 0.
+* resonances: top, Z, W and Higgs at their last copy (no outgoing particle of their end vertex has
+  their PDG id). A particle whose production vertex has one incoming particle links to it: to
+  its resonance index if that is a resonance's last copy, to the same resonance as it if it has
+  the same PDG id (a copy after radiation or recoil), else to none.
 
 Pythia's own HepMC output (Pythia8ToHepMC3) gives back exactly the particles, flags and records
 of :class:`~colliderflow.generate.pythia.PythiaGenerator`, in the file's (topological) order.
@@ -38,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS, HardScatter
+from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, RESONANCE_FIELDS, RESONANCE_IDS, TAU_FIELDS, HardScatter
 from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU, GenParticles
 from colliderflow.generate.pythia import HARD_PARTON_STATUS, hadron_flavour, tau_row
 from colliderflow.utils.errors import one_line
@@ -166,6 +170,7 @@ def hard_scatter(g: EventGraph) -> HardScatter:
     mother = np.full(n_vert + 1, -1)
     mother[g.end[g.end >= 0]] = np.flatnonzero(g.end >= 0)
     mother = np.where(n_in[prod_v] == 1, mother[prod_v], -1)
+    resonances, res_link = _resonances(g, mother)
     decayed = (mother >= 0) & (g.status[np.maximum(mother, 0)] == _DECAYED)
     m = np.where(decayed, mother, 0)
 
@@ -197,6 +202,7 @@ def hard_scatter(g: EventGraph) -> HardScatter:
         pid=g.pid[final], charge=charge[final], px=p[final, 0], py=p[final, 1], pz=p[final, 2], energy=p[final, 3],
         mass=g.mass[final], vx=x[:, 0] * _MM_TO_CM, vy=x[:, 1] * _MM_TO_CM, vz=x[:, 2] * _MM_TO_CM,
         t=x[:, 3] / _MM_PER_NS, interaction=np.zeros(int(final.sum())), flags=flags[final], tau_index=tau_of[final],
+        resonance_index=res_link[final],
     )
     tau_rows = [tau_row(int(charge[i]), ((abs(int(g.pid[d])), *p[d], charge[d] != 0, any_hadron[d])
                                          for d in np.flatnonzero(g.prod == g.end[i]))) for i in entries]
@@ -206,7 +212,30 @@ def hard_scatter(g: EventGraph) -> HardScatter:
         _record(list(zip(*tau_rows)) if tau_rows else [()] * len(TAU_FIELDS), TAU_FIELDS),
         _record([g.pid[parton], *p[parton].T], PARTON_FIELDS),
         g.weight,
+        resonances,
     )
+
+
+def _resonances(g: EventGraph, mother: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(resonance record, per-particle resonance link (N,)) by the rules of the module docstring.
+
+    ``mother``: (N,) the single incoming particle of each particle's production vertex, -1 if none
+    or several.
+    """
+    n = len(g.pid)
+    candidates = np.flatnonzero(np.isin(np.abs(g.pid), RESONANCE_IDS))
+    last = [i for i in candidates if g.end[i] < 0 or not np.any(g.pid[g.prod == g.end[i]] == g.pid[i])]
+    entry = np.full(n, -1, dtype=np.int64)
+    entry[np.asarray(last, dtype=np.int64)] = np.arange(len(last))
+    m = np.maximum(mother, 0)
+    has = mother >= 0
+    link = _down_the_chains(
+        lambda v: np.where(has & (entry[m] >= 0), entry[m], np.where(has & (g.pid[m] == g.pid), v[m], -1)),
+        np.full(n, -1, dtype=np.int64))
+    idx = np.asarray(last, dtype=np.int64)
+    p = g.momentum
+    record = _record([g.pid[idx], *p[idx].T, g.mass[idx], link[idx]], RESONANCE_FIELDS)
+    return record, link
 
 
 def _opener(path: Path) -> Callable:

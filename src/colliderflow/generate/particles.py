@@ -38,6 +38,7 @@ _DTYPES = {
     "interaction": np.int16,
     "flags": np.uint8,
     "tau_index": np.int16,
+    "resonance_index": np.int16,
 }
 
 
@@ -54,6 +55,9 @@ class GenParticles(Columns):
         interaction: 0 for the hard scatter, 1..Npu for pileup interactions, (N,).
         flags: bitwise OR of ``FLAG_FROM_B``, ``FLAG_FROM_C``, ``FLAG_FROM_TAU``, (N,).
         tau_index: index of the parent tau in the event's tau list, -1 if none, (N,).
+        resonance_index: index in the event's resonance list of the resonance (t, W, Z, H) whose
+            decay made the particle (through copies of the particle itself: its radiation leaves
+            it the same particle), -1 if none, (N,).
     """
 
     pid: np.ndarray
@@ -70,6 +74,7 @@ class GenParticles(Columns):
     interaction: np.ndarray
     flags: np.ndarray
     tau_index: np.ndarray
+    resonance_index: np.ndarray
 
     # always a copy: callers may pass one array for several fields, and fields are later
     # modified in place (e.g. the beam-spot shift of vertices)

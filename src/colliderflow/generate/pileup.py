@@ -116,4 +116,5 @@ class PileupPool:
             mass=f["mass"], vx=f["vx"] + vertices[which, 0], vy=f["vy"] + vertices[which, 1],
             vz=f["vz"] + vertices[which, 2], t=f["t"] + vertices[which, 3],
             interaction=which + 1, flags=np.zeros(len(idx)), tau_index=np.full(len(idx), -1),
+            resonance_index=np.full(len(idx), -1),
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, TAU_FIELDS, HardScatter
+from colliderflow.generate.event import HADRON_FIELDS, PARTON_FIELDS, RESONANCE_FIELDS, RESONANCE_IDS, TAU_FIELDS, HardScatter
 from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU, GenParticles
 from colliderflow.generate.processes import common_settings, process_settings
 from colliderflow.utils.quiet import silence_stdout
@@ -24,6 +24,9 @@ _MM_PER_NS = 299.792458
 _MAX_TRIES = 20
 #: status of the outgoing particles of the hard process (and of resonance decays) in Pythia 8
 HARD_PARTON_STATUS = 23
+#: |PDG id| of what the resonance links are followed for: resonances, leptons and photons (quarks
+#: and gluons from a resonance end in hadrons, which come from strings, not from one mother)
+_LINKABLE = frozenset((11, 12, 13, 14, 15, 16, 22, *RESONANCE_IDS))
 
 
 def hadron_flavour(pid: int) -> int:
@@ -83,10 +86,24 @@ class PythiaGenerator:
 
 
 def _convert(event, weight: float) -> HardScatter:
-    """Extract final-state particles, ancestry flags, b/c hadrons, hadronic taus and hard partons."""
+    """Extract final-state particles, ancestry flags, b/c hadrons, hadronic taus, hard partons and resonances.
+
+    Resonance links follow single mothers (mother2 0 or equal to mother1, as a HepMC vertex with
+    one incoming particle): a particle whose mother is a resonance's last copy points to it, a
+    copy of the same particle inherits its mother's link (radiation and recoil keep a lepton the
+    same lepton), anything else has none.
+    """
     n = event.size()
     flags = np.zeros(n, dtype=np.uint8)
     tau_of = np.full(n, -1, dtype=np.int16)
+    # plain lists, and links followed only for what can be a resonance or come straight from one
+    # (_LINKABLE): this loop runs over every entry of the record and is a visible part of the
+    # generation time. Mothers precede their daughters, so ids[m1] is filled when read (0 for
+    # the rest: no lepton, photon or resonance is a copy of a quark, gluon or hadron)
+    ids = [0] * n
+    res_link = [-1] * n  # resonance a particle comes from
+    res_entry = [-1] * n  # index of a resonance's last copy in the list
+    resonance_rows: list[tuple] = []
     final_rows = []
     hadron_rows = []
     tau_entries: list[int] = []
@@ -96,6 +113,15 @@ def _convert(event, weight: float) -> HardScatter:
         status = p.status()
         pid = p.id()
         m1 = p.mother1()
+        if abs(pid) in _LINKABLE:
+            ids[i] = pid
+            if resonance_rows and m1 > 0:
+                link = res_entry[m1] if res_entry[m1] >= 0 else (res_link[m1] if ids[m1] == pid else -1)
+                if link >= 0 and p.mother2() in (0, m1):
+                    res_link[i] = link
+            if abs(pid) in RESONANCE_IDS and not any(event[d].id() == pid for d in p.daughterList()):
+                res_entry[i] = len(resonance_rows)
+                resonance_rows.append((pid, p.px(), p.py(), p.pz(), p.e(), p.m(), res_link[i]))
         if 91 <= abs(status) <= 99 and m1 > 0:
             mother = event[m1]
             mflag = flags[m1]
@@ -115,19 +141,19 @@ def _convert(event, weight: float) -> HardScatter:
             parton_rows.append((pid, p.px(), p.py(), p.pz(), p.e()))
         if p.isFinal():
             final_rows.append((pid, round(p.charge()), p.px(), p.py(), p.pz(), p.e(), p.m(),
-                               p.xProd(), p.yProd(), p.zProd(), p.tProd(), flags[i], tau_of[i]))
+                               p.xProd(), p.yProd(), p.zProd(), p.tProd(), flags[i], tau_of[i], res_link[i]))
         elif p.isHadron():
             hf = hadron_flavour(pid)
             if hf and not any(hadron_flavour(event[d].id()) == hf for d in p.daughterList()):
                 hadron_rows.append((pid, p.px(), p.py(), p.pz(), p.e(), hf))
 
     # one tuple of values per field, which GenParticles converts to arrays
-    cols: list[Any] = list(zip(*final_rows)) if final_rows else [()] * 13
+    cols: list[Any] = list(zip(*final_rows)) if final_rows else [()] * 14
     particles = GenParticles(
         pid=cols[0], charge=cols[1], px=cols[2], py=cols[3], pz=cols[4], energy=cols[5], mass=cols[6],
         vx=np.asarray(cols[7], dtype=float) * _MM_TO_CM, vy=np.asarray(cols[8], dtype=float) * _MM_TO_CM,
         vz=np.asarray(cols[9], dtype=float) * _MM_TO_CM, t=np.asarray(cols[10], dtype=float) / _MM_PER_NS,
-        interaction=np.zeros(len(final_rows)), flags=cols[11], tau_index=cols[12],
+        interaction=np.zeros(len(final_rows)), flags=cols[11], tau_index=cols[12], resonance_index=cols[13],
     )
     return HardScatter(
         particles,
@@ -135,6 +161,7 @@ def _convert(event, weight: float) -> HardScatter:
         _taus(event, tau_entries),
         _record(parton_rows, PARTON_FIELDS),
         weight,
+        _record(resonance_rows, RESONANCE_FIELDS),
     )
 
 

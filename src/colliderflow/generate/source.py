@@ -93,7 +93,8 @@ def place_event(hard: HardScatter, info: EventInfo, pileup: PileupRange, beam_sp
         particles = GenParticles.concatenate([particles, pool.overlay(n_pu, rng, beam_spot)])
     info.weight, info.n_pu = hard.weight, n_pu
     info.pv_x, info.pv_y, info.pv_z, info.pv_t = (float(v) for v in pv)
-    return GenEvent(particles=particles, info=info, hadrons=hard.hadrons, taus=hard.taus, partons=hard.partons)
+    return GenEvent(particles=particles, info=info, hadrons=hard.hadrons, taus=hard.taus, partons=hard.partons,
+                    resonances=hard.resonances)
 
 
 class EventSource:
@@ -145,6 +146,7 @@ def _minbias_block(args: tuple[int, float, int, int]) -> list[GenParticles]:
         p = gen.generate(i).particles
         p.flags[:] = 0
         p.tau_index[:] = -1
+        p.resonance_index[:] = -1
         out.append(p)
     return out
 

@@ -87,10 +87,11 @@ def build_nano(dataset: str | os.PathLike, candidates: str | os.PathLike, output
             if not cpath.exists():
                 raise FileNotFoundError(f"{cpath}: no candidates for dataset chunk {f.name}; run "
                                         f"'colliderflow reconstruct --algo pf --dataset {dataset} --out {candidates}'")
-            data = load_dataset(f, ["X", "truth", "gen_hadrons", "gen_partons", "event"])
+            data = load_dataset(f, ["X", "truth", "gen_hadrons", "gen_partons", "gen_resonances", "event"])
             reco_events = read_candidate_events(cpath, f)[0]
             data = ak.zip({"X": data.X[TRACK_FIELDS], "truth": data.truth, "gen_hadrons": data.gen_hadrons,
-                           "gen_partons": data.gen_partons, "event": data.event}, depth_limit=1)
+                           "gen_partons": data.gen_partons, "gen_resonances": data.gen_resonances,
+                           "event": data.event}, depth_limit=1)
             batch = nano_batch(data, reco_events, corr, gen_config, reco_config)
             writer.write(batch)
             n += len(batch)

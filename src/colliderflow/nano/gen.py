@@ -12,7 +12,12 @@ These are what FlashSim is conditioned on, built from the dataset's generator re
   isolation below 0.5, |eta| < 3; ``iso`` = scalar pT sum of the other truth particles within
   dR < 0.4 divided by the particle pT; ``fromTau``/``fromHF`` from the ancestry flags, also as CMS
   ``statusFlags`` bits (isPrompt, isTauDecayProduct, isPromptTauDecayProduct, isLastCopy);
-  ``status`` 1; ``genPartIdxMother`` -1 (the pruned list holds no mothers).
+  ``status`` 1. After them the hard-process resonances (t, W, Z, H at their last copy; ``status``
+  62, statusFlags isPrompt, fromHardProcess, isLastCopy; charge rounded: a top has +-1).
+  ``genPartIdxMother`` points from a lepton or photon to the resonance whose decay made it (through
+  its own radiation: Z -> mu mu, W -> e nu) and from a resonance to its mother (W -> t), else -1;
+  leptons and photons with a mother also get fromHardProcess. Datasets written before the
+  resonances were recorded give none (every mother -1).
 * GenMET: the neutrino pT sum of the hard scatter; Pileup.nPU: overlaid interactions (and
   ``nTrueInt``, the same number: the sample's pileup range draws the count directly).
 """
@@ -24,9 +29,10 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
+from colliderflow.dataset.read import with_added_fields
 from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU
 from colliderflow.nano.io import event_ids
-from colliderflow.nano.schema import GEN_COLLECTIONS, STATUS_FLAGS
+from colliderflow.nano.schema import GEN_COLLECTIONS, RESONANCE_STATUS, STATUS_FLAGS
 from colliderflow.physics.jets import cluster_jets
 from colliderflow.physics.matching import closest_within
 from colliderflow.physics.neighbours import pairs_within
@@ -63,7 +69,12 @@ def _isolation(eta, phi, pt, all_eta, all_phi, all_pt, self_index, radius) -> np
     return s / np.maximum(pt, 1e-9)
 
 
-def _event_gen(truth: dict, hadrons: dict, partons: dict, jets: dict, cfg: GenConfig):
+def _resonance_charge(pid: np.ndarray) -> np.ndarray:
+    """Charge of t, W, Z, H by PDG id, rounded to an integer (top: +-1)."""
+    return np.where(np.isin(np.abs(pid), (6, 24)), np.sign(pid), 0).astype(np.int8)
+
+
+def _event_gen(truth: dict, hadrons: dict, partons: dict, resonances: dict, jets: dict, cfg: GenConfig):
     jsel = np.abs(jets["eta"]) < cfg.jet_max_eta
     jets = {k: v[jsel] for k, v in jets.items()}
     nj = len(jets["pt"])
@@ -94,14 +105,40 @@ def _event_gen(truth: dict, hadrons: dict, partons: dict, jets: dict, cfg: GenCo
     cand, iso = cand[order], iso[order]
     flags = truth["flags"][cand]
     from_tau, from_hf = (flags & FLAG_FROM_TAU) != 0, (flags & (FLAG_FROM_B | FLAG_FROM_C)) != 0
+    # resonances follow the leptons and photons: their indices are offset by the number of those
+    n = len(cand)
+    res_of = truth["resonance_index"][cand].astype(np.int64)
+    from_res = res_of >= 0
     status_flags = ((~from_tau & ~from_hf) << STATUS_FLAGS["isPrompt"]
                     | from_tau << STATUS_FLAGS["isTauDecayProduct"]
                     | (from_tau & ~from_hf) << STATUS_FLAGS["isPromptTauDecayProduct"]
+                    | from_res << STATUS_FLAGS["fromHardProcess"]
                     | 1 << STATUS_FLAGS["isLastCopy"])
-    genpart = {"pt": truth["pt"][cand], "eta": truth["eta"][cand], "phi": truth["phi"][cand],
-               "mass": truth["mass"][cand], "pdgId": truth["pid"][cand], "charge": truth["charge"][cand],
-               "iso": iso, "fromTau": from_tau, "fromHF": from_hf, "status": np.ones(len(cand), np.int32),
-               "statusFlags": status_flags.astype(np.int32), "genPartIdxMother": np.full(len(cand), -1, np.int16)}
+    # resonances in decreasing pT (a generator's record order is its own: Pythia's and its HepMC file's differ)
+    r_order = np.argsort(-np.hypot(resonances["px"], resonances["py"]), kind="stable")
+    r_rank = np.argsort(r_order)
+    resonances = {k: v[r_order] for k, v in resonances.items()}
+    r_pt = np.hypot(resonances["px"], resonances["py"])
+    r_eta, r_phi = _eta_phi(resonances["px"], resonances["py"], resonances["pz"])
+    nr = len(r_pt)
+    r_mother = resonances["mother"].astype(np.int64)
+    r_mother = np.where(r_mother >= 0, r_rank[np.maximum(r_mother, 0)] if nr else -1, -1)
+    res_of = np.where(from_res, r_rank[np.maximum(res_of, 0)] if nr else -1, -1)
+    r_flags = np.full(nr, 1 << STATUS_FLAGS["isPrompt"] | 1 << STATUS_FLAGS["fromHardProcess"]
+                      | 1 << STATUS_FLAGS["isLastCopy"], dtype=np.int64)
+    genpart = {"pt": np.concatenate([truth["pt"][cand], r_pt]),
+               "eta": np.concatenate([truth["eta"][cand], r_eta]),
+               "phi": np.concatenate([truth["phi"][cand], r_phi]),
+               "mass": np.concatenate([truth["mass"][cand], resonances["mass"]]),
+               "pdgId": np.concatenate([truth["pid"][cand], resonances["pid"]]),
+               "charge": np.concatenate([truth["charge"][cand], _resonance_charge(resonances["pid"])]),
+               "iso": np.concatenate([iso, np.zeros(nr)]),
+               "fromTau": np.concatenate([from_tau, np.zeros(nr, bool)]),
+               "fromHF": np.concatenate([from_hf, np.zeros(nr, bool)]),
+               "status": np.concatenate([np.ones(n, np.int32), np.full(nr, RESONANCE_STATUS, np.int32)]),
+               "statusFlags": np.concatenate([status_flags, r_flags]).astype(np.int32),
+               "genPartIdxMother": np.concatenate([np.where(from_res, n + res_of, -1),
+                                                   np.where(r_mother >= 0, n + r_mother, -1)]).astype(np.int16)}
     return genjet, genpart
 
 
@@ -109,7 +146,8 @@ def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak
     """Generator collections and singletons of a batch of dataset events.
 
     Args:
-        data: dataset records with ``truth``, ``gen_hadrons``, ``gen_partons``, ``event``.
+        data: dataset records with ``truth``, ``gen_hadrons``, ``gen_partons``, ``event`` and
+            (datasets written since they are recorded) ``gen_resonances``.
 
     Returns:
         ``{"GenJet": (events, jets), "GenPart": (events, particles), "GenMET": (events,),
@@ -117,13 +155,17 @@ def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak
     """
     t = data.truth
     jets = cluster_jets(t.pt, t.eta, t.phi, t.energy, radius=config.jet_radius, min_pt=config.jet_min_pt)
-    truth = per_event(t, ["pid", "charge", "pt", "eta", "phi", "mass", "flags"])
+    if "resonance_index" not in t.fields or "gen_resonances" not in data.fields:
+        data = with_added_fields(data, [*data.fields, "gen_resonances"])  # records made before they existed
+        t = data.truth
+    truth = per_event(t, ["pid", "charge", "pt", "eta", "phi", "mass", "flags", "resonance_index"])
     had = per_event(data.gen_hadrons, ["pid", "px", "py", "pz", "flavour"])
     par = per_event(data.gen_partons, ["pid", "px", "py", "pz"])
+    res = per_event(data.gen_resonances, ["pid", "px", "py", "pz", "mass", "mother"])
     jet_np = per_event(jets, ["pt", "eta", "phi", "mass"])
     genjets, genparts = [], []
     for i in range(len(data)):
-        gj, gp = _event_gen(truth[i], had[i], par[i], jet_np[i], config)
+        gj, gp = _event_gen(truth[i], had[i], par[i], res[i], jet_np[i], config)
         genjets.append(gj)
         genparts.append(gp)
     ev = data.event

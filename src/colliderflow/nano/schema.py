@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NANO_KIND", "NANO_SCHEMA_VERSION", "STATUS_FLAGS", "LEPTON_MASS", "COLLECTIONS", "SINGLETONS", "SCALARS", "GEN_COLLECTIONS",
+__all__ = ["NANO_KIND", "NANO_SCHEMA_VERSION", "STATUS_FLAGS", "RESONANCE_STATUS", "LEPTON_MASS", "COLLECTIONS", "SINGLETONS", "SCALARS", "GEN_COLLECTIONS",
            "GEN_SINGLETONS", "RECO_COLLECTIONS", "RECO_SINGLETONS", "FLASH_SINGLETONS", "GEN_INPUTS", "RECO_CONTENT"]
 
 NANO_KIND = "nanoaod"
@@ -28,17 +28,21 @@ NANO_SCHEMA_VERSION = 2
 
 f4, i1, i2, i4, u4, b1 = np.float32, np.int8, np.int16, np.int32, np.uint32, np.bool_
 
-#: CMS GenPart_statusFlags bits this format sets (the others are 0): a pruned list of final-state
-#: leptons and photons carries no copies (every entry is a last copy) and no mothers
-STATUS_FLAGS = {"isPrompt": 0, "isTauDecayProduct": 2, "isPromptTauDecayProduct": 3, "isLastCopy": 13}
+#: CMS GenPart_statusFlags bits this format sets (the others are 0): the pruned list carries no
+#: copies (every entry is a last copy)
+STATUS_FLAGS = {"isPrompt": 0, "isTauDecayProduct": 2, "isPromptTauDecayProduct": 3, "fromHardProcess": 8,
+                "isLastCopy": 13}
+#: GenPart status of the hard-process resonances (Pythia 8's code of a resonance's last copy, as in CMS)
+RESONANCE_STATUS = 62
 #: lepton masses written with the reconstructed leptons (GeV)
 LEPTON_MASS = {"Muon": 0.1056584, "Electron": 0.000511}
 
 #: generator-level collections (inputs of FlashSim)
 GEN_COLLECTIONS: dict[str, dict[str, type]] = {
     "GenJet": {"pt": f4, "eta": f4, "phi": f4, "mass": f4, "hadronFlavour": i1, "partonFlavour": i2},
-    # final-state leptons and photons of the hard scatter; iso: generator isolation sum pT in dR < 0.4 / pT;
-    # status 1 (final state), statusFlags (STATUS_FLAGS), genPartIdxMother -1 (mothers are not stored)
+    # final-state leptons and photons of the hard scatter (status 1), then the hard-process resonances
+    # t, W, Z, H (status RESONANCE_STATUS); iso: generator isolation sum pT in dR < 0.4 / pT (0 for
+    # resonances); statusFlags (STATUS_FLAGS); genPartIdxMother: the resonance an entry comes from, -1 if none
     "GenPart": {"pt": f4, "eta": f4, "phi": f4, "mass": f4, "pdgId": i4, "charge": i1, "iso": f4,
                 "fromTau": b1, "fromHF": b1, "status": i4, "statusFlags": i4, "genPartIdxMother": i2},
 }

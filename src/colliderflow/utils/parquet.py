@@ -64,8 +64,13 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_parquet(path: str | os.PathLike, kind: str, schema_version: int,
-                 columns: list[str] | None = None) -> tuple[ak.Array, dict[str, Any]]:
+                 columns: list[str] | None = None, optional: tuple[str, ...] = ()) -> tuple[ak.Array, dict[str, Any]]:
     """Read a file written by :func:`write_parquet`, checking its kind and schema version.
+
+    Args:
+        columns: top-level fields to read (all if None); a missing one is an error unless it is
+            in ``optional`` (fields a schema gained after some of its files were written), which
+            are then left out of the result.
 
     Returns:
         (array, header).
@@ -80,7 +85,9 @@ def read_parquet(path: str | os.PathLike, kind: str, schema_version: int,
             f"{schema_version}; regenerate the file or use a matching colliderflow release"
         )
     if columns:
-        absent = [c for c in columns if c not in pq.read_schema(path).names]
+        names = pq.read_schema(path).names
+        columns = [c for c in columns if c in names or c not in optional]
+        absent = [c for c in columns if c not in names]
         if absent:
             raise FileFormatError(f"{path}: missing top-level field(s) {absent}")
     try:
