@@ -55,9 +55,11 @@ class NetConfig(RangeChecked):
     cent of a 1000-epoch schedule (validation loss rising from its minimum while the training loss
     falls), so a coarse evaluation grid keeps weights far from the minimum and the rest of the
     schedule is wasted time; the flows mostly improve until the learning rate has annealed.
+    The flows' width, 64, is the speed choice: a third of the network cost of 128 at the same
+    accuracy figures (docs/flashsim.md, section 5).
     """
 
-    flow_hidden: int = positive(128)
+    flow_hidden: int = positive(64)
     flow_layers: int = positive(3)
     clf_hidden: int = positive(64)
     clf_layers: int = positive(3)
