@@ -144,3 +144,24 @@ def test_pileup_threshold_is_read_through_the_typed_settings():
     assert mlpf_pileup_threshold(header) == 0.35
     with pytest.raises(ConfigError, match="candidates header settings.config.pileup_threshold"):
         mlpf_pileup_threshold({"settings": {"model": "m.pt", "config": {"pileup_threshold": "high"}}})
+
+
+def test_pf_config_file_sets_puppi_regions_and_bad_files_are_one_line_errors(tmp_path):
+    good = tmp_path / "pf.yaml"
+    good.write_text("puppi:\n  neutral_pt_max: 60.0\n  regions:\n"
+                    "    - {eta_max: 2.5, use_charged: true, ptcut: 0.2, ptcut_slope: 0.05}\n"
+                    "    - {eta_max: 5.0, use_charged: false, ptcut: 1.0, ptcut_slope: 0.0}\n")
+    s = reconstruction_settings("pf", tmp_path, pf_config=good)
+    assert s.config.puppi.neutral_pt_max == 60.0 and len(s.config.puppi.regions) == 2
+    assert s.config.puppi.regions[1].ptcut == 1.0
+    assert s.to_header()["config"]["vertex"] == to_dict(PFRecoConfig().vertex)  # the rest: defaults
+    for text, message in (("puppi: [1, 2", "not YAML"), ("- 1\n- 2", "expected a mapping"),
+                          ("puppi: {nonsense: 1}", "nonsense")):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            reconstruction_settings("pf", tmp_path, pf_config=bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        reconstruction_settings("pf", tmp_path, pf_config=tmp_path / "missing.yaml")
+    with pytest.raises(ValueError, match="PF's settings"):
+        reconstruction_settings("mlpf", tmp_path, model="m.pt", pf_config=good)

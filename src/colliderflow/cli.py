@@ -182,6 +182,9 @@ def _add_reconstruct(sub) -> None:
                    help="output directory for candidate chunks (--output: the older spelling)")
     p.add_argument("--calibration", default=None,
                    help="PF: hadron calibration, a card name or .pfcalib.json (default: the dataset's card)")
+    p.add_argument("--pf-config", type=Path, default=None, metavar="YAML",
+                   help="PF: settings that differ from the defaults, a YAML mapping in the layout of the "
+                        "candidates header's settings.config (e.g. puppi: {regions: [...]}); default: none")
     p.add_argument("--model", default=None,
                    help="MLPF: model file, .pt (PyTorch) or .onnx (default: the shipped model of the dataset's card)")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="MLPF runtime (default: torch)")
@@ -562,7 +565,7 @@ def _cmd_reconstruct(args) -> int:
                                        backend=args.backend, binary_threshold=args.binary_threshold,
                                        pileup_threshold=args.pileup_threshold, max_memory_gb=args.max_memory_gb,
                                        threads=args.threads, server=args.server,
-                                       server_timeout=args.server_timeout)
+                                       server_timeout=args.server_timeout, pf_config=args.pf_config)
     s = reconstruct_dataset(args.dataset, args.out, args.algo, settings, jobs=args.jobs, progress=not args.quiet,
                             allow_partial=args.allow_partial)
     print(f"{args.out}: {args.algo} on {s['events']} events, {s['chunks_built']} chunk(s) built, "

@@ -38,6 +38,7 @@ from colliderflow.schema.candidates import (CANDIDATE_FIELDS, CANDIDATES_KIND, C
 from colliderflow.schema.elements import ELEMENT_FEATURES
 from colliderflow.utils.atomic import output_dir
 from colliderflow.utils.config import ConfigError, from_dict, to_dict
+from colliderflow.utils.errors import one_line
 from colliderflow.utils.jagged import per_event, to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
 
@@ -211,8 +212,8 @@ def _reconstructor(settings: ReconstructionSettings) -> Reconstructor:
 def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: str | None = None,
                             model: str | os.PathLike | None = None, backend: str = "torch",
                             binary_threshold: float = 0.5, pileup_threshold: float = 0.9, max_memory_gb: float = 2.0,
-                            threads: int = 0, server: str | None = None, server_timeout: float = 60.0
-                            ) -> ReconstructionSettings:
+                            threads: int = 0, server: str | None = None, server_timeout: float = 60.0,
+                            pf_config: str | os.PathLike | None = None) -> ReconstructionSettings:
     """The settings of ``reconstruct_dataset`` (``PFSettings`` or ``MLPFSettings``) from command-line choices.
 
     PF uses ``calibration`` (a card name or ``.pfcalib.json``; default: the dataset's card), MLPF
@@ -221,13 +222,20 @@ def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: 
     With ``server`` (``HOST:PORT`` of a Triton server, ``colliderflow.mlpf.client``) the model is
     the one the server runs, asked from it now and stored as ``sha256:<digest of its .onnx>``
     (``model``, if given, must be it); ``server`` and ``server_timeout`` only change how it runs.
-    The MLPF header lists the inference options set here, as it always has.
+    The MLPF header lists the inference options set here, as it always has. ``pf_config``: a YAML
+    file of PF settings that differ from the defaults, in the layout of ``PFRecoConfig`` (e.g.
+    ``puppi: {regions: [...]}``; the candidates' header stores them all).
     """
     from colliderflow.dataset.read import dataset_card
 
     card = dataset_card(dataset) or "cms-like"
     if algo == "pf":
-        return PFSettings(calibration or card)
+        if pf_config is None:
+            return PFSettings(calibration or card)
+        return PFSettings.from_header({"calibration": calibration or card, "config": _read_yaml(pf_config)},
+                                      where=str(pf_config))
+    if pf_config is not None:
+        raise ValueError("--pf-config sets PF's settings; MLPF candidates take PF's default pileup mitigation")
     if algo != "mlpf":
         raise ValueError(f"unknown reconstruction {algo!r}; choose one of {sorted(_SETTINGS)}")
     from colliderflow.mlpf.shipped import shipped_model
@@ -246,6 +254,21 @@ def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: 
         if threads:
             config["num_threads"] = threads
     return MLPFSettings(path, from_dict(InferenceConfig, config, where="mlpf config"), config_keys=frozenset(config))
+
+
+def _read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML mapping from ``path``; ConfigError (one line, naming it) for anything else."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the PF settings file ({type(err).__name__})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not YAML: {one_line(err)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of PF settings, got {type(data).__name__}")
+    return data
 
 
 def vertex_columns(events: list[dict[str, np.ndarray]], config: VertexConfig) -> dict[str, np.ndarray]:

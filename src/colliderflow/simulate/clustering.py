@@ -28,7 +28,7 @@ from colliderflow.simulate.cells import CellGrid
 from colliderflow.simulate.readout import CaloHits, PlaneReadout
 from colliderflow.utils.config import RangeChecked, fraction, non_negative, positive
 
-__all__ = ["ClusteringConfig", "CaloClusters", "PlaneClusters", "cluster_plane", "cluster_hits"]
+__all__ = ["ClusteringConfig", "CaloClusters", "PlaneClusters", "cluster_plane", "cell_clusters", "cluster_hits"]
 
 
 #: cells farther than sqrt(_MAX_D2) shower widths from a cluster get no share of it
@@ -54,6 +54,9 @@ class ClusteringConfig(RangeChecked):
         min_fraction: cell fractions below this are dropped.
         min_link_energy: truth links carrying less than this are dropped, GeV (links with no
             positive energy are always dropped).
+        hf_towers: HF-EM and HF-HAD clusters are single cells above ``hf_seed`` (as CMS makes one
+            PF cluster per HF tower) instead of topological clusters with shared energies. Off in
+            the shipped cards, whose datasets MLPF and FlashSim were trained on.
     """
 
     ecal_seed_barrel: float = non_negative(0.23)
@@ -68,6 +71,7 @@ class ClusteringConfig(RangeChecked):
     tolerance: float = positive(0.02)
     min_fraction: float = fraction(1e-6)
     min_link_energy: float = non_negative(0.001)
+    hf_towers: bool = False
 
 
 @dataclass
@@ -362,6 +366,16 @@ def cluster_plane(energy: np.ndarray, active: np.ndarray, seed_threshold: np.nda
     return PlaneClusters(n_clusters=len(seeds), seed=seeds, cluster=clu, cell=cell, fraction=frac)
 
 
+def cell_clusters(energy: np.ndarray, active: np.ndarray, threshold: np.ndarray) -> PlaneClusters:
+    """One cluster per active cell above ``threshold`` (GeV, (N,)), in decreasing energy: the whole
+    cell, no sharing. Cells below it make no cluster."""
+    cells = np.flatnonzero(np.asarray(active, bool) & (np.asarray(energy) > np.asarray(threshold)))
+    cells = cells[np.argsort(-np.asarray(energy)[cells], kind="stable")]
+    n = len(cells)
+    return PlaneClusters(n_clusters=n, seed=cells, cluster=np.arange(n, dtype=np.int64),
+                         cell=cells.astype(np.int64), fraction=np.ones(n))
+
+
 # --------------------------------------------------------------------------------------------
 # Cluster features
 # --------------------------------------------------------------------------------------------
@@ -567,8 +581,11 @@ def cluster_hits(hits: CaloHits, clustering: ClusteringConfig) -> CaloClusters:
     blocks, link_parts, per_plane = [], [], []
     offset = 0
     for kind, readout, grid, seed_threshold, width, log_weight, noise in planes:
-        pc = cluster_plane(readout.energy, readout.active, seed_threshold, grid, grid.position, width,
-                           log_weight, clustering)
+        if clustering.hf_towers and kind in (ELEMENT_HFEM, ELEMENT_HFHAD):
+            pc = cell_clusters(readout.energy, readout.active, seed_threshold)
+        else:
+            pc = cluster_plane(readout.energy, readout.active, seed_threshold, grid, grid.position, width,
+                               log_weight, clustering)
         blocks.append(_shape_features(pc, readout, grid, log_weight))
         clu, par, e = _links(pc, readout, len(grid))
         link_parts.append((clu + offset, par, e))
