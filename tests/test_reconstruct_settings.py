@@ -155,13 +155,14 @@ def test_pf_config_file_sets_puppi_regions_and_bad_files_are_one_line_errors(tmp
     assert s.config.puppi.neutral_pt_max == 60.0 and len(s.config.puppi.regions) == 2
     assert s.config.puppi.regions[1].ptcut == 1.0
     assert s.to_header()["config"]["vertex"] == to_dict(PFRecoConfig().vertex)  # the rest: defaults
-    for text, message in (("puppi: [1, 2", "not YAML"), ("- 1\n- 2", "expected a mapping"),
+    for text, message in (("puppi: [1, 2", "cannot read PF settings"), ("- 1\n- 2", "PF settings must be a mapping"),
                           ("puppi: {nonsense: 1}", "nonsense")):
         bad = tmp_path / "bad.yaml"
         bad.write_text(text)
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(ConfigError, match=message) as err:
             reconstruction_settings("pf", tmp_path, pf_config=bad)
-    with pytest.raises(ConfigError, match="cannot read"):
+        assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="cannot read PF settings"):
         reconstruction_settings("pf", tmp_path, pf_config=tmp_path / "missing.yaml")
     with pytest.raises(ValueError, match="PF's settings"):
         reconstruction_settings("mlpf", tmp_path, model="m.pt", pf_config=good)

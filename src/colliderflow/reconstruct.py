@@ -37,8 +37,7 @@ from colliderflow.schema.candidates import (CANDIDATE_FIELDS, CANDIDATES_KIND, C
                                             MLPF_PILEUP_KEY, VERTEX_FIELDS, result_settings)
 from colliderflow.schema.elements import ELEMENT_FEATURES
 from colliderflow.utils.atomic import output_dir
-from colliderflow.utils.config import ConfigError, from_dict, to_dict
-from colliderflow.utils.errors import one_line
+from colliderflow.utils.config import ConfigError, from_dict, load_config, to_dict
 from colliderflow.utils.jagged import per_event, to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
 
@@ -232,8 +231,7 @@ def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: 
     if algo == "pf":
         if pf_config is None:
             return PFSettings(calibration or card)
-        return PFSettings.from_header({"calibration": calibration or card, "config": _read_yaml(pf_config)},
-                                      where=str(pf_config))
+        return PFSettings(calibration or card, load_config(PFRecoConfig, pf_config, what="PF settings"))
     if pf_config is not None:
         raise ValueError("--pf-config sets PF's settings; MLPF candidates take PF's default pileup mitigation")
     if algo != "mlpf":
@@ -254,21 +252,6 @@ def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: 
         if threads:
             config["num_threads"] = threads
     return MLPFSettings(path, from_dict(InferenceConfig, config, where="mlpf config"), config_keys=frozenset(config))
-
-
-def _read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """A YAML mapping from ``path``; ConfigError (one line, naming it) for anything else."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the PF settings file ({type(err).__name__})") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not YAML: {one_line(err)}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of PF settings, got {type(data).__name__}")
-    return data
 
 
 def vertex_columns(events: list[dict[str, np.ndarray]], config: VertexConfig) -> dict[str, np.ndarray]:

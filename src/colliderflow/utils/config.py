@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
+from colliderflow.utils.errors import one_line
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -287,7 +289,7 @@ def load_config(cls: type[T], path: str | os.PathLike | None, overrides=(), what
         try:
             data = yaml.safe_load(Path(path).read_text()) or {}
         except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"{path}: cannot read {what}: {err}") from None
+            raise ConfigError(f"{path}: cannot read {what}: {one_line(err)}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: {what} must be a mapping of keys to values")
     for item in overrides:
