@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from colliderflow.dataset.read import with_added_fields
 from colliderflow.generate.particles import FLAG_FROM_B, FLAG_FROM_C, FLAG_FROM_TAU
 from colliderflow.nano.io import event_ids
 from colliderflow.nano.schema import GEN_COLLECTIONS, RESONANCE_STATUS, STATUS_FLAGS
@@ -146,8 +145,9 @@ def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak
     """Generator collections and singletons of a batch of dataset events.
 
     Args:
-        data: dataset records with ``truth``, ``gen_hadrons``, ``gen_partons``, ``event`` and
-            (datasets written since they are recorded) ``gen_resonances``.
+        data: dataset records with ``truth`` (with ``resonance_index``), ``gen_hadrons``,
+            ``gen_partons``, ``gen_resonances`` and ``event``; ``load_dataset`` fills the last two
+            fields in for chunks written before they existed.
 
     Returns:
         ``{"GenJet": (events, jets), "GenPart": (events, particles), "GenMET": (events,),
@@ -155,9 +155,6 @@ def gen_objects(data: ak.Array, config: GenConfig = GenConfig()) -> dict[str, ak
     """
     t = data.truth
     jets = cluster_jets(t.pt, t.eta, t.phi, t.energy, radius=config.jet_radius, min_pt=config.jet_min_pt)
-    if "resonance_index" not in t.fields or "gen_resonances" not in data.fields:
-        data = with_added_fields(data, [*data.fields, "gen_resonances"])  # records made before they existed
-        t = data.truth
     truth = per_event(t, ["pid", "charge", "pt", "eta", "phi", "mass", "flags", "resonance_index"])
     had = per_event(data.gen_hadrons, ["pid", "px", "py", "pz", "flavour"])
     par = per_event(data.gen_partons, ["pid", "px", "py", "pz"])
