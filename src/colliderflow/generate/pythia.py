@@ -113,13 +113,14 @@ def _convert(event, weight: float) -> HardScatter:
         status = p.status()
         pid = p.id()
         m1 = p.mother1()
-        if abs(pid) in _LINKABLE:
+        apid = abs(pid)
+        if apid in _LINKABLE:
             ids[i] = pid
             if resonance_rows and m1 > 0:
                 link = res_entry[m1] if res_entry[m1] >= 0 else (res_link[m1] if ids[m1] == pid else -1)
                 if link >= 0 and p.mother2() in (0, m1):
                     res_link[i] = link
-            if abs(pid) in RESONANCE_IDS and not any(event[d].id() == pid for d in p.daughterList()):
+            if apid in RESONANCE_IDS and not any(event[d].id() == pid for d in p.daughterList()):
                 res_entry[i] = len(resonance_rows)
                 resonance_rows.append((pid, p.px(), p.py(), p.pz(), p.e(), p.m(), res_link[i]))
         if 91 <= abs(status) <= 99 and m1 > 0:
