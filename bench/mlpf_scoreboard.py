@@ -318,8 +318,13 @@ def _run(argv: list[str]) -> None:
 class Workspace:
     """The work directory: pools, datasets, candidates (pf/, mlpf/), corrections and reports (eval/)."""
 
-    def __init__(self, root: Path, scale: float, jobs: int, mlpf_options: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: Path, scale: float, jobs: int, mlpf_options: tuple[str, ...] = (),
+                 detector: str | None = None, pf_options: tuple[str, ...] = ()) -> None:
+        """``detector``: a detector card for every dataset (default: the dataset command's);
+        ``pf_options``: extra options of every PF reconstruction (``--pf-config``, ``--calibration``)."""
         self.root, self.scale, self.jobs, self.mlpf_options = root, scale, jobs, list(mlpf_options)
+        self.detector_args = ["--detector", detector] if detector else []
+        self.pf_args = list(pf_options)
         root.mkdir(parents=True, exist_ok=True)
 
     def pool(self, sqrt_s: float) -> Path:
@@ -336,7 +341,7 @@ class Workspace:
         out = self.root / s.directory(self.scale)
         argv = ["dataset", "--process", s.process, "--events", str(n), "--seed", str(s.seed), "--pileup", s.pileup,
                 "--sqrt-s", str(s.sqrt_s), "--chunk-size", str(max(5, min(50, n // 4))), "--jobs", str(self.jobs),
-                "--out", str(out), "--quiet"]
+                "--out", str(out), "--quiet", *self.detector_args]
         if s.pileup != "0":
             argv += ["--pileup-pool", str(self.pool(s.sqrt_s))]
         _run(argv)
@@ -345,7 +350,7 @@ class Workspace:
     def reconstruct(self, dataset: Path, model: Path | None) -> dict[str, Path]:
         recos = {"PF": self.root / "pf" / dataset.name, "MLPF": self.root / "mlpf" / dataset.name}
         _run(["reconstruct", "--algo", "pf", "--input", str(dataset), "--output", str(recos["PF"]),
-              "--jobs", str(self.jobs), "--quiet"])
+              "--jobs", str(self.jobs), "--quiet", *self.pf_args])
         if model is None:
             return recos
         _run(["reconstruct", "--algo", "mlpf", "--model", str(model), *self.mlpf_options, "--input", str(dataset),

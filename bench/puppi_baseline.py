@@ -140,8 +140,14 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every event count")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-write", action="store_true", help="do not write bench/results or docs/benchmarks.md")
+    ap.add_argument("--detector", default=None, help="detector card of every sample (a study: use its own --work)")
+    ap.add_argument("--pf-config", default=None, metavar="YAML", help="PF settings (reconstruct --pf-config)")
+    ap.add_argument("--calibration", default=None, help="PF hadron calibration (reconstruct --calibration)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     args = ap.parse_args()
-    ws = Workspace(args.work, args.scale, args.jobs)
+    pf_options = [f"--{k.replace('_', '-')}={v}" for k, v in (("pf_config", args.pf_config),
+                                                               ("calibration", args.calibration)) if v]
+    ws = Workspace(args.work, args.scale, args.jobs, detector=args.detector, pf_options=tuple(pf_options))
     src = JEC_SAMPLES[14.0]
     qcd = ws.dataset(src)
     jec = args.work / f"jec_puppi_{qcd.name}.json"
@@ -156,6 +162,8 @@ def main() -> None:
                "targets": targets(samples["ttbar_pu"], samples["ttbar_nopu"])}
     text = markdown(results)
     print(text)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
     if not args.no_write:
         write_result("puppi_baseline", results)
         update_doc_section("puppi", text)
