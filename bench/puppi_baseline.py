@@ -10,6 +10,10 @@ bench/results/puppi_baseline.json and the 'puppi' section of docs/benchmarks.md 
 ``--no-write``.
 
     python bench/puppi_baseline.py --work data/scoreboard [--scale 1.0] [--jobs 2] [--no-write]
+
+A study on other settings uses its own work directory (datasets and candidates resume by name):
+``--detector CARD`` for every sample, ``--pf-config YAML`` and ``--calibration NAME`` for every PF
+reconstruction, ``--no-write --json FILE`` to keep its results beside the shipped ones.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import update_doc_section, write_result  # noqa: E402
+from colliderflow.utils.atomic import atomic_write_text  # noqa: E402
 from mlpf_scoreboard import JEC_SAMPLES, SAMPLES, Workspace, _reco_args, _run  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
@@ -145,8 +150,8 @@ def main() -> None:
     ap.add_argument("--calibration", default=None, help="PF hadron calibration (reconstruct --calibration)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     args = ap.parse_args()
-    pf_options = [f"--{k.replace('_', '-')}={v}" for k, v in (("pf_config", args.pf_config),
-                                                               ("calibration", args.calibration)) if v]
+    pf_options = [*(["--pf-config", args.pf_config] if args.pf_config else []),
+                  *(["--calibration", args.calibration] if args.calibration else [])]
     ws = Workspace(args.work, args.scale, args.jobs, detector=args.detector, pf_options=tuple(pf_options))
     src = JEC_SAMPLES[14.0]
     qcd = ws.dataset(src)
@@ -163,7 +168,7 @@ def main() -> None:
     text = markdown(results)
     print(text)
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps(results, indent=1) + "\n")
     if not args.no_write:
         write_result("puppi_baseline", results)
         update_doc_section("puppi", text)
