@@ -13,5 +13,5 @@ def test_cell_clusters_are_single_cells_above_threshold_in_decreasing_energy():
     assert pc.cluster.tolist() == [0, 1] and pc.cell.tolist() == [3, 1] and np.all(pc.fraction == 1.0)
 
 
-def test_hf_towers_is_off_by_default():
-    assert ClusteringConfig().hf_towers is False
+def test_hf_towers_is_the_cms_like_default():
+    assert ClusteringConfig().hf_towers is True

@@ -88,7 +88,7 @@ class PuppiRegion(RangeChecked):
 DEFAULT_REGIONS = (
     PuppiRegion(eta_max=2.5, use_charged=True, ptcut=0.2, ptcut_slope=0.05),
     PuppiRegion(eta_max=3.0, use_charged=False, ptcut=0.5, ptcut_slope=0.12, median_scale=1.3),
-    PuppiRegion(eta_max=5.0, use_charged=False, ptcut=0.5, ptcut_slope=0.12, median_scale=1.6),
+    PuppiRegion(eta_max=5.0, use_charged=False, ptcut=0.0, ptcut_slope=0.06, median_scale=0.9),
 )
 
 

@@ -54,9 +54,10 @@ class ClusteringConfig(RangeChecked):
         min_fraction: cell fractions below this are dropped.
         min_link_energy: truth links carrying less than this are dropped, GeV (links with no
             positive energy are always dropped).
-        hf_towers: HF-EM and HF-HAD clusters are single cells above ``hf_seed`` (as CMS makes one
-            PF cluster per HF tower) instead of topological clusters with shared energies. Off in
-            the shipped cards, whose datasets MLPF and FlashSim were trained on.
+        hf_towers: HF-EM and HF-HAD clusters are single cells above ``hf_seed``, as CMS makes one
+            PF cluster per HF tower; off: topological clusters with shared energies, which at
+            55-75 pileup merge forward jets with pileup deposits that PUPPI then keeps or drops
+            whole (docs/pf.md, "HF").
     """
 
     ecal_seed_barrel: float = non_negative(0.23)
@@ -71,7 +72,7 @@ class ClusteringConfig(RangeChecked):
     tolerance: float = positive(0.02)
     min_fraction: float = fraction(1e-6)
     min_link_energy: float = non_negative(0.001)
-    hf_towers: bool = False
+    hf_towers: bool = True
 
 
 @dataclass
