@@ -187,7 +187,8 @@ def _add_reconstruct(sub) -> None:
                         "candidates header's settings.config (e.g. puppi: {regions: [...]}); default: none")
     p.add_argument("--model", default=None,
                    help="MLPF: model file, .pt (PyTorch) or .onnx (default: the shipped model of the dataset's card)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="MLPF runtime (default: torch)")
+    p.add_argument("--backend", choices=["torch", "onnx"], default=None,
+                   help="MLPF runtime (default: onnx for a .onnx --model, else torch)")
     p.add_argument("--binary-threshold", type=float, default=0.5, help="MLPF: candidate threshold (default: 0.5)")
     p.add_argument("--pileup-threshold", type=float, default=0.9,
                    help="MLPF: pileup-score threshold of the MLPF pileup rejection, evaluate's NAME+PU "
@@ -558,11 +559,18 @@ def _cmd_pf_calibrate(args) -> int:
     return 0
 
 
+def mlpf_backend(backend: str | None, model: str | None) -> str:
+    """The MLPF runtime: the one asked for, else ONNX Runtime for a .onnx model and PyTorch otherwise."""
+    if backend is not None:
+        return backend
+    return "onnx" if model is not None and str(model).lower().endswith(".onnx") else "torch"
+
+
 def _cmd_reconstruct(args) -> int:
     from colliderflow.reconstruct import reconstruct_dataset, reconstruction_settings
 
     settings = reconstruction_settings(args.algo, args.dataset, calibration=args.calibration, model=args.model,
-                                       backend=args.backend, binary_threshold=args.binary_threshold,
+                                       backend=mlpf_backend(args.backend, args.model), binary_threshold=args.binary_threshold,
                                        pileup_threshold=args.pileup_threshold, max_memory_gb=args.max_memory_gb,
                                        threads=args.threads, server=args.server,
                                        server_timeout=args.server_timeout, pf_config=args.pf_config)
