@@ -19,9 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, Union
 
@@ -40,6 +38,7 @@ from colliderflow.utils.atomic import output_dir
 from colliderflow.utils.config import ConfigError, from_dict, load_config, to_dict
 from colliderflow.utils.jagged import per_event, to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
+from colliderflow.utils.workers import process_pool
 
 __all__ = ["MLPFPileupConfig", "PFSettings", "MLPFSettings", "ReconstructionSettings", "settings_from_header",
            "iter_events", "candidates_to_array", "vertex_columns", "reconstruct_dataset", "reconstruction_settings",
@@ -317,7 +316,7 @@ def reconstruct_dataset(input_path: str | os.PathLike, output: str | os.PathLike
                     n += _process_chunk(settings, str(src), str(dst))
                     bar.update(1)
             else:
-                with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+                with process_pool(jobs) as pool:
                     futs = [pool.submit(_process_chunk, settings, str(s), str(d)) for s, d in todo]
                     for f in futs:
                         n += f.result()

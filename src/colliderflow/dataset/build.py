@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from colliderflow.utils.config import RangeChecked, positive, to_dict
 from colliderflow.utils.jagged import to_jagged
 from colliderflow.utils.parquet import FileFormatError, read_header, write_parquet
 from colliderflow.utils.rng import event_rng
+from colliderflow.utils.workers import process_pool
 
 __all__ = ["DatasetConfig", "build_dataset", "process_event", "event_record", "generator_record",
            "records_to_array", "StageTimer"]
@@ -247,7 +247,7 @@ def build_dataset(config: DatasetConfig, out: str | os.PathLike, jobs: int = 1,
                     for k, v in _build_chunk(config, str(out), a, b, bar.update).items():
                         stage[k] += v
             else:
-                with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+                with process_pool(jobs) as pool:
                     futures = {pool.submit(_build_chunk, config, str(out), a, b): (a, b) for a, b in todo}
                     for fut in as_completed(futures):
                         for k, v in fut.result().items():

@@ -10,9 +10,7 @@ scatter, vertex and pileup count as one with it.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import cast
 
@@ -26,6 +24,7 @@ from colliderflow.generate.processes import GUN_PROCESS, MINBIAS, process_settin
 from colliderflow.generate.pythia import PythiaGenerator
 from colliderflow.utils.config import RangeChecked, non_negative, positive
 from colliderflow.utils.rng import event_rng
+from colliderflow.utils.workers import process_pool
 
 __all__ = ["GenerationConfig", "EventSource", "place_event", "generate_pool"]
 
@@ -168,7 +167,7 @@ def generate_pool(path: str | os.PathLike, n_events: int, seed: int = 1, sqrt_s:
                 events += _minbias_block(t)
                 bar.update(t[3] - t[2])
         else:
-            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            with process_pool(jobs) as pool:
                 for t, res in zip(tasks, pool.map(_minbias_block, tasks)):
                     events += res
                     bar.update(t[3] - t[2])

@@ -23,10 +23,8 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from colliderflow.generate.source import EventSource, GenerationConfig, place_ev
 from colliderflow.nano.gen import GenConfig, event_scalars, gen_objects
 from colliderflow.nano.io import NanoWriter
 from colliderflow.utils.config import RangeChecked, positive, to_dict
+from colliderflow.utils.workers import process_pool
 
 __all__ = ["NanoGenConfig", "generator_batch", "generate_nano", "hepmc_nano", "HEPMC_PROCESS"]
 
@@ -134,7 +133,7 @@ def generate_nano(config: NanoGenConfig, output: str | os.PathLike, jobs: int = 
             for a, b in chunks:
                 writer.write(_chunk(config, a, b, bar.update))
         else:
-            with ProcessPoolExecutor(min(jobs, len(chunks)), mp_context=get_context("spawn")) as pool:
+            with process_pool(min(jobs, len(chunks))) as pool:
                 for (a, b), batch in zip(chunks, pool.map(_chunk, [config] * len(chunks), *zip(*chunks))):
                     writer.write(batch)
                     bar.update(b - a)
