@@ -166,3 +166,17 @@ def test_pf_config_file_sets_puppi_regions_and_bad_files_are_one_line_errors(tmp
         reconstruction_settings("pf", tmp_path, pf_config=tmp_path / "missing.yaml")
     with pytest.raises(ValueError, match="PF's settings"):
         reconstruction_settings("mlpf", tmp_path, model="m.pt", pf_config=good)
+
+
+def test_mlpf_backend_follows_the_model_file_unless_asked(tmp_path):
+    from colliderflow.reconstruct import mlpf_backend
+
+    assert mlpf_backend(None, "runs/x/model.onnx") == "onnx"
+    assert mlpf_backend(None, "runs/x/MODEL.ONNX") == "onnx"
+    assert mlpf_backend(None, "runs/x/model.pt") == "torch"
+    assert mlpf_backend(None, None) == "torch"
+    assert mlpf_backend("torch", "runs/x/model.onnx") == "torch"
+    assert mlpf_backend("onnx", None) == "onnx"
+    # the settings of a .onnx model without a backend run ONNX Runtime, as 'reconstruct --model m.onnx' does
+    assert reconstruction_settings("mlpf", tmp_path, model="m.onnx").to_header() == \
+        reconstruction_settings("mlpf", tmp_path, model="m.onnx", backend="onnx").to_header()

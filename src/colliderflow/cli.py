@@ -559,18 +559,11 @@ def _cmd_pf_calibrate(args) -> int:
     return 0
 
 
-def mlpf_backend(backend: str | None, model: str | None) -> str:
-    """The MLPF runtime: the one asked for, else ONNX Runtime for a .onnx model and PyTorch otherwise."""
-    if backend is not None:
-        return backend
-    return "onnx" if model is not None and str(model).lower().endswith(".onnx") else "torch"
-
-
 def _cmd_reconstruct(args) -> int:
     from colliderflow.reconstruct import reconstruct_dataset, reconstruction_settings
 
     settings = reconstruction_settings(args.algo, args.dataset, calibration=args.calibration, model=args.model,
-                                       backend=mlpf_backend(args.backend, args.model), binary_threshold=args.binary_threshold,
+                                       backend=args.backend, binary_threshold=args.binary_threshold,
                                        pileup_threshold=args.pileup_threshold, max_memory_gb=args.max_memory_gb,
                                        threads=args.threads, server=args.server,
                                        server_timeout=args.server_timeout, pf_config=args.pf_config)

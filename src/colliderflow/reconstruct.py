@@ -42,7 +42,7 @@ from colliderflow.utils.workers import process_pool
 
 __all__ = ["MLPFPileupConfig", "PFSettings", "MLPFSettings", "ReconstructionSettings", "settings_from_header",
            "iter_events", "candidates_to_array", "vertex_columns", "reconstruct_dataset", "reconstruction_settings",
-           "mlpf_pileup_threshold"]
+           "mlpf_backend", "mlpf_pileup_threshold"]
 
 
 @dataclass(frozen=True)
@@ -207,15 +207,23 @@ def _reconstructor(settings: ReconstructionSettings) -> Reconstructor:
     return _mlpf_factory(settings)
 
 
+def mlpf_backend(backend: str | None, model: str | os.PathLike | None) -> str:
+    """The MLPF runtime: the one asked for, else ONNX Runtime for a .onnx model and PyTorch otherwise."""
+    if backend is not None:
+        return backend
+    return "onnx" if model is not None and str(model).lower().endswith(".onnx") else "torch"
+
+
 def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: str | None = None,
-                            model: str | os.PathLike | None = None, backend: str = "torch",
+                            model: str | os.PathLike | None = None, backend: str | None = None,
                             binary_threshold: float = 0.5, pileup_threshold: float = 0.9, max_memory_gb: float = 2.0,
                             threads: int = 0, server: str | None = None, server_timeout: float = 60.0,
                             pf_config: str | os.PathLike | None = None) -> ReconstructionSettings:
     """The settings of ``reconstruct_dataset`` (``PFSettings`` or ``MLPFSettings``) from command-line choices.
 
     PF uses ``calibration`` (a card name or ``.pfcalib.json``; default: the dataset's card), MLPF
-    ``model`` (default: the shipped model of the dataset's card for ``backend``) and the inference
+    ``model`` (default: the shipped model of the dataset's card for ``backend``; ``backend``
+    default: :func:`mlpf_backend`, ONNX Runtime for a ``.onnx`` model, else PyTorch) and the inference
     options (``InferenceConfig``; ``max_memory_gb`` and ``threads`` only change how fast it runs).
     With ``server`` (``HOST:PORT`` of a Triton server, ``colliderflow.mlpf.client``) the model is
     the one the server runs, asked from it now and stored as ``sha256:<digest of its .onnx>``
@@ -237,6 +245,7 @@ def reconstruction_settings(algo: str, dataset: str | os.PathLike, calibration: 
         raise ValueError(f"unknown reconstruction {algo!r}; choose one of {sorted(_SETTINGS)}")
     from colliderflow.mlpf.shipped import shipped_model
 
+    backend = mlpf_backend(backend, model)
     config: dict[str, Any] = {"backend": backend, "binary_threshold": binary_threshold,
                               "pileup_threshold": pileup_threshold, "max_memory_gb": max_memory_gb}
     if server:

@@ -66,13 +66,3 @@ def test_one_option_vocabulary_with_the_old_spellings():
         "generate": ["generate", "--process", "ttbar", "--out", "g.root"], "flashsim pulls": ["flashsim", "pulls", "--out", "p"]}.items()}
     assert set(seeds.values()) == {0}, seeds
 
-
-def test_mlpf_backend_follows_the_model_file_unless_asked():
-    from colliderflow.cli import mlpf_backend
-
-    assert mlpf_backend(None, "runs/x/model.onnx") == "onnx"
-    assert mlpf_backend(None, "runs/x/MODEL.ONNX") == "onnx"
-    assert mlpf_backend(None, "runs/x/model.pt") == "torch"
-    assert mlpf_backend(None, None) == "torch"
-    assert mlpf_backend("torch", "runs/x/model.onnx") == "torch"
-    assert mlpf_backend("onnx", None) == "onnx"
