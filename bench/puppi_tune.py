@@ -5,8 +5,8 @@ sample (the scoreboard's 601-606) and from the MLPF training seeds. Build them o
 
     python bench/puppi_tune.py --work data/puppi --prepare [--jobs 2]
 
-(ttbar with 55-75 pileup 701, Z->tautau with 55-75 pileup 702, ttbar without pileup 703, 400
-events each; PF candidates of each). Then
+(ttbar with 55-75 pileup 701 and 711, Z->tautau with 55-75 pileup 702 and 712, ttbar without
+pileup 703, 400 events each; PF candidates of each). Then
 
     python bench/puppi_tune.py --work data/puppi [--set regions.1.ptcut=2.0 ...]
 
@@ -16,6 +16,12 @@ issue's targets are about, without jet corrections so that no calibration sample
 tuning: the gen-jet matching efficiency (gen pT > 30 GeV) and the raw-response resolution
 IQR/(1.349 median) at gen pT 30-100 GeV in |eta| bins, and the raw MET x/y resolution and median
 response, for PF, PF+CHS and PF+PUPPI. Errors: binomial for efficiencies, bootstrap otherwise.
+
+``--hf`` pools the pileup samples for the forward jets, where one sample holds only about 70 jets
+of 30-100 GeV, and prints per variant: the HF (3 < |eta| < 5) jet efficiency, the HF resolution
+after jet corrections derived on the pooled tuning jets themselves (Gaussian sigma/mu, the
+figure the evaluation quotes; corrections from the tuning samples, so that no evaluation or
+calibration sample enters), and the raw MET x/y resolution of every pileup sample.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from colliderflow.evaluate.collections import truth_collection
 from colliderflow.evaluate.jets import ETA_BINS, collection_jets, jet_performance_eta, matched_jets
 from colliderflow.pf.pileup import PuppiConfig, associate_candidates, puppi_weights
 from colliderflow.physics.met import met, met_response_median, met_xy_resolution
-from colliderflow.physics.resolution import JetCorrections
+from colliderflow.physics.resolution import JetCorrections, derive_jec
 from colliderflow.reconstruct import iter_events
 from colliderflow.schema.candidates import load_reconstruction
 
@@ -46,6 +52,8 @@ SAMPLES = {
     "ttbar_pu": ("ttbar", 701, 400, "55-75"),
     "ztautau_pu": ("ztautau", 702, 400, "55-75"),
     "ttbar_nopu": ("ttbar", 703, 400, "0"),
+    "ttbar_pu_b": ("ttbar", 711, 400, "55-75"),
+    "ztautau_pu_b": ("ztautau", 712, 400, "55-75"),
 }
 POOL_SEED, POOL_EVENTS = 7, 1500
 
@@ -163,6 +171,28 @@ def print_table(label: str, figs: dict[str, dict]) -> None:
               f"{_fmt(*f['met_response'], pct=False)}")
 
 
+def hf_figures(samples: list[Sample], weights: list[list[np.ndarray]]) -> dict:
+    """Pooled HF jet efficiency and self-calibrated resolution, and each sample's raw MET x/y resolution."""
+    ms = [matched_jets(collection_jets(_collection(s, w), 0.4), s.gen_jets) for s, w in zip(samples, weights)]
+    m = {k: np.concatenate([x[k] for x in ms]) for k in ms[0]}
+    ok = np.isfinite(m["reco_pt"]) & (m["reco_pt"] > 0)
+    hf = jet_performance_eta(m, derive_jec(m["gen_pt"][ok], m["gen_eta"][ok], m["reco_pt"][ok]))[-1]
+    met_res = []
+    for s, w in zip(samples, weights):
+        coll = _collection(s, w)
+        v, phi = met(coll.pt, coll.phi, coll.weight)
+        gx, gy = s.gen_met_xy
+        met_res.append(met_xy_resolution(v * np.cos(phi) - gx, v * np.sin(phi) - gy, np.random.default_rng(0), 100))
+    return {"eff": hf["efficiency"], "eff_err": hf["efficiency_err"], "n": hf["n_gen"],
+            "res": hf["gauss_sigma_over_mean"], "res_err": hf["gauss_sigma_over_mean_err"], "met": met_res}
+
+
+def print_hf(label: str, f: dict, names: list[str]) -> None:
+    mets = "  ".join(f"{n} {r:.1f}±{e:.1f}" for n, (r, e) in zip(names, f["met"]))
+    print(f"{label:>12}  HF jets: efficiency {_fmt(f['eff'], f['eff_err'])} % ({f['n']}), corrected resolution "
+          f"{_fmt(f['res'], f['res_err'])} %   MET x/y GeV: {mets}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, default=ROOT / "data" / "puppi")
@@ -172,6 +202,8 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", nargs="+", default=list(SAMPLES), choices=list(SAMPLES))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                     help="a PuppiConfig variant to compare with the default (repeatable)")
+    ap.add_argument("--hf", action="store_true",
+                    help="pool the pileup samples and print the HF jet and MET figures of each variant")
     args = ap.parse_args(argv)
     if args.prepare:
         prepare(args.work, args.jobs)
@@ -182,6 +214,15 @@ def main(argv=None) -> int:
         for a in spec.split(","):
             config = _set(config, a)
         variants[spec] = config
+    if args.hf:
+        names = [n for n in args.samples if SAMPLES[n][3] != "0"]
+        samples = [load_sample(args.work, n, args.events) for n in names]
+        print(f"# HF figures, pooled over {', '.join(names)}")
+        print_hf("PF", hf_figures(samples, [weightings(s, PuppiConfig())["PF"] for s in samples]), names)
+        for vname, config in variants.items():
+            print(f"# {vname}")
+            print_hf("PF+PUPPI", hf_figures(samples, [weightings(s, config)["PF+PUPPI"] for s in samples]), names)
+        return 0
     for name in args.samples:
         t0 = time.time()
         sample = load_sample(args.work, name, args.events)

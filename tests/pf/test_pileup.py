@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -147,12 +149,13 @@ def test_puppi_forward_region_extrapolates_the_charged_reference():
     jet = _cands([2] * 4, [0] * 4, [30.0, 20.0, 15.0, 10.0], 4.0 + rng.normal(0, 0.1, 4), rng.normal(0, 0.1, 4),
                  [-1] * 4)
     cands = {k: np.concatenate([event[k], jet[k]]) for k in event}
+    # every region on the extrapolated charged-pileup reference (the CMS tune), without pT cuts
     no_cut = tuple(PuppiRegion(r.eta_max, r.use_charged, 0.0, 0.0, r.median_scale) for r in PuppiConfig().regions)
     w = puppi_weights(cands, n_vertices=40, config=PuppiConfig(regions=no_cut))
     fwd_pu = (np.abs(cands["eta"]) > 3) & (np.arange(len(w)) < len(event["pt"]))
     assert w[-4:].min() > 0.5 and w[-4:].mean() > 0.85  # the forward jet stays
-    # the HF median scale (0.9) is tuned for single HF cells: the weights alone keep part of this
-    # denser toy pileup (a median scale of 0.5 would keep most of it), the N_vtx pT cut the rest
+    # the weights alone keep part of this toy's forward pileup, the default (HF: its own
+    # reference and the N_vtx pT cut) removes most of its pT
     assert w[fwd_pu].mean() < 0.5
     w_default = puppi_weights(cands, n_vertices=40, config=PuppiConfig())
     pt = cands["pt"]
@@ -165,6 +168,35 @@ def test_puppi_forward_region_extrapolates_the_charged_reference():
     hf = np.abs(cands["eta"]) > 3
     assert (w2[hf] <= w[hf] + 1e-6).all() and (w2[hf] < w[hf]).any()
     assert np.array_equal(w2[~hf], w[~hf])
+
+
+def _hf_reference(reference: str) -> PuppiConfig:
+    """Default regions without pT cuts and with unit scales; HF takes ``reference``."""
+    regions = [dataclasses.replace(r, ptcut=0.0, ptcut_slope=0.0, median_scale=1.0) for r in PuppiConfig().regions]
+    regions[-1] = dataclasses.replace(regions[-1], reference=reference)
+    return PuppiConfig(regions=tuple(regions))
+
+
+def test_puppi_region_reference_follows_the_local_pileup():
+    rng = np.random.default_rng(5)
+    event = _pileup_event(rng)
+    hf = np.abs(event["eta"]) > 3
+    event["pt"] = np.where(hf, 3.0 * event["pt"], event["pt"])  # HF pileup harder than the central reference
+    jet = _cands([2] * 4, [0] * 4, [60.0, 40.0, 30.0, 20.0], 4.0 + rng.normal(0, 0.1, 4), rng.normal(0, 0.1, 4),
+                 [-1] * 4)
+    cands = {k: np.concatenate([event[k], jet[k]]) for k in event}
+    fwd_pu = (np.abs(cands["eta"]) > 3) & (np.arange(len(cands["pt"])) < len(event["pt"]))
+    w_charged = puppi_weights(cands, n_vertices=40, config=_hf_reference("charged_pileup"))
+    w_region = puppi_weights(cands, n_vertices=40, config=_hf_reference("region"))
+    # the extrapolated charged reference takes the harder HF pileup for signal; its own reference does not
+    assert w_charged[fwd_pu].mean() > 0.6
+    assert w_region[fwd_pu].mean() < 0.4
+    assert w_region[-4:].min() > 0.9  # the forward jet stays
+    outside = np.abs(cands["eta"]) <= 3
+    assert np.array_equal(w_region[outside], w_charged[outside])  # other regions are untouched
+    # without pileup (too few charged pileup particles) the region reference keeps every neutral
+    quiet = {k: v[~fwd_pu & (cands["charge"] == 0)] for k, v in cands.items()}
+    assert (puppi_weights(quiet, n_vertices=1, config=_hf_reference("region")) == 1.0).all()
 
 
 def test_puppi_pt_cut_and_hard_neutral_protection():
@@ -192,3 +224,7 @@ def test_puppi_config_is_checked(bad):
         PuppiConfig(**bad)
     with pytest.raises(ValueError):
         PuppiRegion(2.5, True, ptcut=-1.0, ptcut_slope=0.0)
+    with pytest.raises(ValueError, match="reference"):
+        PuppiRegion(5.0, False, 0.0, 0.0, reference="everything")
+    with pytest.raises(ValueError, match="reference"):
+        PuppiRegion(2.5, True, 0.0, 0.0, reference="region")  # alpha_C regions use charged pileup

@@ -29,7 +29,7 @@ from colliderflow.physics.neighbours import delta_r, pairs_within
 from colliderflow.schema.elements import ELEMENT_TRACK
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
 
-__all__ = ["VertexConfig", "PuppiRegion", "PuppiConfig", "DEFAULT_REGIONS", "find_vertices", "event_vertices", "associate", "associate_candidates",
+__all__ = ["VertexConfig", "PuppiRegion", "PuppiConfig", "DEFAULT_REGIONS", "REFERENCES", "find_vertices", "event_vertices", "associate", "associate_candidates",
            "puppi_weights", "mitigate_pileup"]
 
 
@@ -57,6 +57,10 @@ class VertexConfig(RangeChecked):
     pv_dz_keep: float = non_negative(0.3)
 
 
+#: where a PUPPI region's alpha median and RMS come from (``PuppiRegion.reference``)
+REFERENCES = ("charged_pileup", "region")
+
+
 @dataclass(frozen=True)
 class PuppiRegion(RangeChecked):
     """One |eta| region of PUPPI, after the structure of the CMS tune (JINST 15 (2020) P09018, table 1).
@@ -71,6 +75,13 @@ class PuppiRegion(RangeChecked):
         median_scale, rms_scale: factors on the reference median and RMS of alpha; for alpha_F
             regions they carry the reference of charged pileup particles at |eta| <
             ``PuppiConfig.reference_eta_max`` out to the region (CMS: MedEtaSF, RMSEtaSF).
+        reference: where the median and RMS of alpha come from: ``"charged_pileup"`` (the CMS
+            tune: charged pileup particles, as above) or, for an alpha_F region, ``"region"``: all
+            particles of the region itself above ``reference_min_pt``, as the original PUPPI
+            proposes for a region without tracking, where nearly every particle is pileup. Either
+            way an event with too few charged pileup particles (no pileup) keeps its neutrals.
+        reference_min_pt: ``"region"`` reference particles need at least this pT, GeV (CMS
+            forward: rmsPtMin).
     """
 
     eta_max: float = bounded(gt=0, le=10)
@@ -80,6 +91,16 @@ class PuppiRegion(RangeChecked):
     ptcut_slope: float = non_negative()
     median_scale: float = positive(1.0)
     rms_scale: float = positive(1.0)
+    reference: str = "charged_pileup"
+    reference_min_pt: float = non_negative(0.5)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.reference not in REFERENCES:
+            raise ValueError(f"PUPPI region reference must be one of {REFERENCES}, got {self.reference!r}")
+        if self.reference == "region" and self.use_charged:
+            raise ValueError("a PUPPI region with use_charged takes its reference from charged pileup particles, "
+                             "not reference: region")
 
 
 #: the default regions: barrel+endcap inside the tracker, endcap beyond it, and HF (CMS tune's
@@ -88,7 +109,7 @@ class PuppiRegion(RangeChecked):
 DEFAULT_REGIONS = (
     PuppiRegion(eta_max=2.5, use_charged=True, ptcut=0.2, ptcut_slope=0.05),
     PuppiRegion(eta_max=3.0, use_charged=False, ptcut=0.5, ptcut_slope=0.12, median_scale=1.3),
-    PuppiRegion(eta_max=5.0, use_charged=False, ptcut=0.0, ptcut_slope=0.06, median_scale=0.9),
+    PuppiRegion(eta_max=5.0, use_charged=False, ptcut=0.0, ptcut_slope=0.08, reference="region"),
 )
 
 
@@ -234,7 +255,8 @@ def puppi_weights(cands: dict[str, np.ndarray], n_vertices: int, config: PuppiCo
     Per region (:class:`PuppiRegion`): alpha_C (charged PV neighbours) or alpha_F (all
     neighbours); the reference median and RMS come from charged pileup particles of the same
     alpha (alpha_C: inside the tracker, within the region set of alpha_C regions; alpha_F: at
-    |eta| < ``reference_eta_max``), times the region's scales; chi2 = (alpha - median)^2 / RMS^2
+    |eta| < ``reference_eta_max``), or for a ``reference="region"`` region from the region's own
+    particles above its ``reference_min_pt``, times the region's scales; chi2 = (alpha - median)^2 / RMS^2
     above the median (0 below) and w = F_chi2(chi2; 1 dof).
     """
     eta, phi, pt = (cands[k].astype(np.float64) for k in ("eta", "phi", "pt"))
@@ -263,6 +285,13 @@ def puppi_weights(cands: dict[str, np.ndarray], n_vertices: int, config: PuppiCo
         ref = pu_charged & (here if charged_alpha else abs_eta < config.reference_eta_max)
         m, r = _median_rms(alpha_k[ref], config.min_reference)
         med[here], rms[here] = m, r
+        if charged_alpha or np.isnan(m):
+            continue  # no pileup: every region keeps its neutrals
+        for k, reg in enumerate(config.regions):
+            if reg.reference == "region":
+                in_k = region == k
+                m_k, r_k = _median_rms(alpha_k[in_k & (pt >= reg.reference_min_pt)], 2)
+                med[in_k], rms[in_k] = m_k, r_k
     med, rms = med * per_particle("median_scale"), rms * per_particle("rms_scale")
     with np.errstate(invalid="ignore"):
         x2 = np.where(np.isfinite(alpha) & (alpha > med), (alpha - med) ** 2 / rms**2, 0.0)
