@@ -104,7 +104,7 @@ class PuppiRegion(RangeChecked):
 
 
 #: the default regions: barrel+endcap inside the tracker, endcap beyond it, and HF (CMS tune's
-#: structure); cuts and scales tuned on the tuning samples of bench/puppi_tune.py (seeds 701-703),
+#: structure); cuts, scales and the HF reference chosen on the tuning samples of bench/puppi_tune.py (701-712),
 #: never on the evaluation samples (docs/pf.md, "PUPPI tune")
 DEFAULT_REGIONS = (
     PuppiRegion(eta_max=2.5, use_charged=True, ptcut=0.2, ptcut_slope=0.05),
