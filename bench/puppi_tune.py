@@ -125,10 +125,15 @@ def figures(sample: Sample, weights: list[np.ndarray]) -> dict:
                                                "res": b["iqr_resolution"], "res_err": b["iqr_resolution_err"],
                                                "response": b["median"]}
     v, phi = met(coll.pt, coll.phi, coll.weight)
-    gx, gy = sample.gen_met_xy
-    out["met_res"] = met_xy_resolution(v * np.cos(phi) - gx, v * np.sin(phi) - gy, np.random.default_rng(0), 100)
-    out["met_response"] = met_response_median(v, np.hypot(gx, gy), np.random.default_rng(0), n_boot=100)
+    out["met_res"] = _met_xy_res(sample, v, phi)
+    out["met_response"] = met_response_median(v, np.hypot(*sample.gen_met_xy), np.random.default_rng(0), n_boot=100)
     return out
+
+
+def _met_xy_res(sample: Sample, v: np.ndarray, phi: np.ndarray) -> tuple[float, float]:
+    """MET x/y resolution against the generator MET, GeV, and its bootstrap error."""
+    gx, gy = sample.gen_met_xy
+    return met_xy_resolution(v * np.cos(phi) - gx, v * np.sin(phi) - gy, np.random.default_rng(0), 100)
 
 
 def weightings(sample: Sample, config: PuppiConfig) -> dict[str, list[np.ndarray]]:
@@ -173,16 +178,12 @@ def print_table(label: str, figs: dict[str, dict]) -> None:
 
 def hf_figures(samples: list[Sample], weights: list[list[np.ndarray]]) -> dict:
     """Pooled HF jet efficiency and self-calibrated resolution, and each sample's raw MET x/y resolution."""
-    ms = [matched_jets(collection_jets(_collection(s, w), 0.4), s.gen_jets) for s, w in zip(samples, weights)]
+    colls = [_collection(s, w) for s, w in zip(samples, weights)]
+    ms = [matched_jets(collection_jets(c, 0.4), s.gen_jets) for s, c in zip(samples, colls)]
     m = {k: np.concatenate([x[k] for x in ms]) for k in ms[0]}
     ok = np.isfinite(m["reco_pt"]) & (m["reco_pt"] > 0)
     hf = jet_performance_eta(m, derive_jec(m["gen_pt"][ok], m["gen_eta"][ok], m["reco_pt"][ok]))[-1]
-    met_res = []
-    for s, w in zip(samples, weights):
-        coll = _collection(s, w)
-        v, phi = met(coll.pt, coll.phi, coll.weight)
-        gx, gy = s.gen_met_xy
-        met_res.append(met_xy_resolution(v * np.cos(phi) - gx, v * np.sin(phi) - gy, np.random.default_rng(0), 100))
+    met_res = [_met_xy_res(s, *met(c.pt, c.phi, c.weight)) for s, c in zip(samples, colls)]
     return {"eff": hf["efficiency"], "eff_err": hf["efficiency_err"], "n": hf["n_gen"],
             "res": hf["gauss_sigma_over_mean"], "res_err": hf["gauss_sigma_over_mean_err"], "met": met_res}
 
