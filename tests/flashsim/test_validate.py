@@ -1,4 +1,4 @@
-"""FlashSim validation: axis labels carry units; response errors resample generator events."""
+"""FlashSim validation: axis labels carry units; response errors resample generator events; ratios."""
 
 from __future__ import annotations
 
@@ -33,3 +33,13 @@ def test_response_errors_resample_generator_events_not_replicas():
     _, err_naive, *_ = _response_figures(r10, np.arange(4000), np.random.default_rng(2))
     assert err_folds > 2 * err_naive
     assert np.isnan(_response_figures(r[:5], np.arange(5), rng)[0])
+
+
+def test_flash_over_full_ratio_adds_relative_errors_in_quadrature():
+    from colliderflow.flashsim.validate import _ratio
+
+    ratio, err = _ratio(np.array([0.9, 1.0, np.nan]), np.array([0.03, 0.0, 0.1]),
+                        np.array([1.0, 0.0, 1.0]), np.array([0.04, 0.1, 0.1]))
+    assert ratio[0] == pytest.approx(0.9)
+    assert err[0] == pytest.approx(0.9 * np.hypot(0.03 / 0.9, 0.04 / 1.0))
+    assert not np.isfinite(ratio[1]) and np.isnan(ratio[2])  # empty Full bin, missing Flash point

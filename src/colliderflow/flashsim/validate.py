@@ -281,14 +281,25 @@ def _response_figures(r: np.ndarray, fold: np.ndarray, rng: np.random.Generator,
     return tuple(out)
 
 
+def _ratio(num: np.ndarray, num_err: np.ndarray, den: np.ndarray, den_err: np.ndarray):
+    """Flash / Full per bin with the two relative errors added in quadrature (NaN where undefined)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = num / den
+        err = np.abs(ratio) * np.hypot(num_err / num, den_err / den)
+    return ratio, err
+
+
 def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> dict[str, Any]:
+    """Efficiency, median response and resolution of ``coll`` against its generator objects, in
+    generator pT bins, for each sample; the figure has a Flash / Full ratio panel under each."""
     import matplotlib.pyplot as plt
 
     edges = _RESPONSE[coll][3]
     centres = np.sqrt(edges[1:] * edges[:-1])
     res: dict[str, Any] = {"edges": edges.tolist()}
     use_cms_style()
-    fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
+    fig, axes = plt.subplots(2, 3, figsize=(18, 7.5), sharex="col", gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
+    points: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for (label, s), color in zip(samples.items(), ("C1", "black", "C0")):
         pt, matched, rpt, w, fold = _gen_match(s, coll)
         k = s.oversample
@@ -308,15 +319,24 @@ def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> d
                       "resolution_iqr": np.nan_to_num(iqr, nan=-1).tolist(),
                       "resolution_iqr_err": np.nan_to_num(iqr_err, nan=-1).tolist()}
         style = dict(fmt="o" if label == "full" else "s", ms=4, color=color, label=label.capitalize())
-        axes[0].errorbar(centres, eff, yerr=err, **style)
-        axes[1].errorbar(centres, med, yerr=med_err, **style)
-        axes[2].errorbar(centres, reso, yerr=reso_err, **style)
-    for ax, yl in zip(axes, ("efficiency", "median pT(reco) / pT(gen)", "resolution (IQR/1.349) / median")):
-        ax.set_xscale("log")
-        ax.set_xlabel(f"generator {coll.lower()} pT [GeV]", fontsize=13)
+        points[label] = [(eff, err), (med, med_err), (reso, reso_err)]
+        for ax, (y, yerr) in zip(axes[0], points[label]):
+            ax.errorbar(centres, y, yerr=yerr, **style)
+    for j, (ax, yl) in enumerate(zip(axes[0], ("efficiency", "median pT(reco) / pT(gen)",
+                                                "resolution (IQR/1.349) / median"))):
         ax.set_ylabel(yl, fontsize=13)
         ax.tick_params(which="both", labelsize=11)
         ax.legend(fontsize=11)
+        rax = axes[1, j]
+        if "flash" in points and "full" in points:
+            ratio, rerr = _ratio(*points["flash"][j], *points["full"][j])
+            rax.errorbar(centres, ratio, yerr=rerr, fmt="s", ms=4, color="C1")
+        rax.axhline(1.0, color="grey", lw=1, ls="--")
+        rax.set_ylim(0.8, 1.2)
+        rax.set_xscale("log")
+        rax.set_xlabel(f"generator {coll.lower()} pT [GeV]", fontsize=13)
+        rax.set_ylabel("Flash / Full", fontsize=12)
+        rax.tick_params(which="both", labelsize=11)
     fig.suptitle(f"{LABEL}: {coll} efficiency and response, Flash vs Full", fontsize=15)
     save(fig, out / f"{coll.lower()}_efficiency_response.png")
     return res
