@@ -71,6 +71,6 @@ def plot_training(report: dict[str, Any], out: str | os.PathLike) -> list[Path]:
         ax.set_ylim(0, 1)
         ax.tick_params(labelsize=9)
     fig.suptitle(f"{LABEL}: FlashSim classifier reliability", fontsize=16)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / fig.get_figheight()))  # 0.6 inch above the panels for the title
     paths.append(save(fig, out / "reliability.png"))
     return paths
