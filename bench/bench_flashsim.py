@@ -85,7 +85,7 @@ def flash_throughput(model: str, gen: str, oversample: int, n_events: int) -> di
 def solver_scan(model: str, gen: str, n_events: int) -> list[dict]:
     import torch
 
-    from colliderflow.flashsim.event import met_condition, met_from_targets, rho_feature, rho_of
+    from colliderflow.flashsim.event import met_condition, met_from_targets, pileup_columns, rho_of
     from colliderflow.flashsim.ode import evaluations, integrate
     from colliderflow.flashsim.sample import FlashSim, SampleConfig
     from colliderflow.flashsim.sources import MODELS, event_features, source_table
@@ -98,22 +98,24 @@ def solver_scan(model: str, gen: str, n_events: int) -> list[dict]:
     # jet flow on every gen jet (rank 0 of one object), MET flow on the full-sim objects
     spec = MODELS["jet_genjet"]
     t = source_table(events, spec)
-    rho = rho_feature(rho_of(events))  # the full-simulation rho stands in for the sampled one
-    cond = np.column_stack([t.cond, rho[t.event]])
+    def pileup(m):  # the full-simulation rho and vertices stand in for the sampled ones
+        return pileup_columns({"rho": rho_of(events), "npvs": np.asarray(events.PV.npvs)}, sim.models[m].pileup)
+
+    cond = np.column_stack([t.cond, pileup("jet_genjet")[t.event]])
     jm = sim.models["jet_genjet"]
     jc = torch.as_tensor(object_condition(cond, np.zeros(len(cond)), np.ones(len(cond)), spec.max_multiplicity))
     # muon flow on every generator muon, 20 noise draws each
     mspec = MODELS["muon_genmuon"]
     tm = source_table(events, mspec)
     mu_rows = np.repeat(np.arange(len(tm.cond)), 20)
-    mu_cond = np.column_stack([tm.cond, rho[tm.event]])[mu_rows]
+    mu_cond = np.column_stack([tm.cond, pileup("muon_genmuon")[tm.event]])[mu_rows]
     um = sim.models["muon_genmuon"]
     uc = torch.as_tensor(object_condition(mu_cond, np.zeros(len(mu_rows)), np.ones(len(mu_rows)),
                                           mspec.max_multiplicity))
     mu_ref = {k: v[mu_rows] for k, v in tm.ref.items()}
     mm = sim.models["met"]
     reco = {k: events[k] for k in ("Jet", "Muon", "Electron", "Photon")}
-    mc = torch.as_tensor(np.column_stack([met_condition(events, reco, event_features(events), mm.condition), rho]))
+    mc = torch.as_tensor(np.column_stack([met_condition(events, reco, event_features(events), mm.condition), pileup("met")]))
     g = torch.Generator().manual_seed(0)
     jx0, mx0 = torch.randn(len(jc), jm.flow.dim, generator=g), torch.randn(len(mc), mm.flow.dim, generator=g)
     ux0 = torch.randn(len(uc), um.flow.dim, generator=g)

@@ -1,4 +1,5 @@
-"""MET and pileup-stage conditioning: which jets the MET sums come from, what the pileup stage reads."""
+"""MET and pileup-stage conditioning: which jets the MET sums come from, what the pileup stage reads, the
+pileup-stage columns of the object models."""
 
 from __future__ import annotations
 
@@ -52,3 +53,16 @@ def test_pileup_stage_reads_the_event_context_or_only_the_pileup_count():
     np.testing.assert_allclose(pv_condition(events, ev_feat, "npu"), [[0.5], [1.5]])
     with pytest.raises(ValueError, match="pileup-stage condition 'rho'"):
         pv_condition(events, ev_feat, "rho")
+
+
+def test_pileup_columns_follow_the_recorded_order_and_refuse_unknown_names():
+    from colliderflow.flashsim.event import pileup_columns, rho_feature
+
+    values = {"rho": np.array([0.0, 30.0]), "npvs": np.array([20, 40])}
+    cols = pileup_columns(values, ["npvs", "rho"])
+    assert cols.shape == (2, 2) and cols.dtype == np.float32
+    np.testing.assert_allclose(cols[:, 0], [0.5, 1.0])
+    np.testing.assert_allclose(cols[:, 1], rho_feature(values["rho"]))
+    np.testing.assert_array_equal(pileup_columns(values, ("rho",))[:, 0], cols[:, 1])
+    with pytest.raises(ValueError, match="pileup conditions \\['nvtx'\\]"):
+        pileup_columns(values, ["rho", "nvtx"])

@@ -3,6 +3,7 @@ oversampling, reproducibility, validation report and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import awkward as ak
@@ -218,3 +219,48 @@ def test_draws_outside_the_selection_are_drawn_again(model_dir, nano_path, monke
         min_pt, max_eta = sim.selections["Jet"]
         assert ak.all(fl.Jet.pt > min_pt) and ak.all(abs(fl.Jet.eta) < max_eta)
     assert matched[3] > matched[0]
+
+
+def test_object_models_record_the_pileup_stage_they_are_conditioned_on(model_dir, nano_path, tmp_path, monkeypatch):
+    import colliderflow.flashsim.train as train_mod
+    from colliderflow.flashsim.bundle import read_bundle, save_bundle
+    from colliderflow.utils.parquet import FileFormatError
+
+    out, report = model_dir
+    _, bundle = read_bundle(out / "flashsim.pt")
+    assert "pileup" not in bundle["models"]["pv"]  # the pileup stage itself: sampled first
+    ev = read_nano(nano_path)
+    jets = source_table(ev, MODELS["jet_genjet"])
+    for name, entry in bundle["models"].items():
+        if name != "pv":
+            assert entry["pileup"] == report["models"][name]["pileup"] == ["rho", "npvs"]
+    assert bundle["models"]["jet_genjet"]["classifier"]["cond_dim"] == jets.cond.shape[1] + 2
+    # a bundle from before the record was conditioned on rho alone and had a smaller pileup-jet cap: it
+    # still samples, with its own conditions and cap
+    cfg = FlashSimTrainConfig(train=[str(nano_path)], out=str(tmp_path / "old"), min_objects=5, threads=1, device="cpu",
+                              models=["jet_genjet", "jet_pileup", "pv"],
+                              net=NetConfig(steps=60, batch_size=256, flow_hidden=16, clf_hidden=8))
+    with monkeypatch.context() as mp:
+        mp.setattr(train_mod, "PILEUP_FEATURES", ("rho",))
+        mp.setitem(MODELS, "jet_pileup", dataclasses.replace(MODELS["jet_pileup"], max_multiplicity=3))
+        train_flashsim(cfg, progress=False)
+    _, old = read_bundle(tmp_path / "old" / "flashsim.pt")
+    assert old["models"]["jet_genjet"]["classifier"]["cond_dim"] == jets.cond.shape[1] + 1
+    del old["models"]["jet_genjet"]["pileup"]
+    save_bundle(tmp_path / "old.pt", old["config"], old["models"], old["skipped"], old["selections"])
+    sim = FlashSim(tmp_path / "old.pt", device="cpu")
+    assert sim.models["jet_genjet"].pileup == ("rho",)
+    assert sim.models["jet_pileup"].max_multiplicity == 3 < MODELS["jet_pileup"].max_multiplicity
+    flash = sim.simulate(ev[:20], SampleConfig(oversample=2, seed=1, device="cpu"))
+    assert len(flash) == 40 and ak.max(ak.sum(flash.Jet.genJetIdx < 0, axis=1)) <= 3
+    old["models"]["jet_genjet"]["pileup"] = ["rho", "nvtx"]
+    save_bundle(tmp_path / "bad.pt", old["config"], old["models"], old["skipped"], old["selections"])
+    with pytest.raises(FileFormatError, match="pileup features"):
+        FlashSim(tmp_path / "bad.pt", device="cpu")
+
+
+def test_training_steps_leave_room_for_the_warm_up():
+    with pytest.raises(ValueError, match="steps"):
+        NetConfig(steps=5)
+    assert NetConfig(steps=10, min_steps=0, max_epochs=1, batch_size=1024).steps_for(100) == 10
+    assert NetConfig().steps_for(10**6) == 20000

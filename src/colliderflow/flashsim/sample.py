@@ -7,8 +7,8 @@ multiplicity from the classifier (fresh uniform draws per replica), then sample 
 of every produced object by integrating the flow's ODE from Gaussian noise, and invert the
 target transforms. Objects of all sources of a collection are merged, the full simulation's
 selections applied and pT-sorted. The pileup stage (vertices, rho) is sampled first from the
-number of pileup interactions, and every object model is conditioned on the sampled rho; MET is
-sampled last, conditioned on the FlashSim objects. Generator collections are copied to every replica; ``event`` keeps the
+number of pileup interactions, and every object model is conditioned on the sampled rho and
+number of vertices (older bundles: rho only); MET is sampled last, conditioned on the FlashSim objects. Generator collections are copied to every replica; ``event`` keeps the
 generator event number (the fold of :mod:`colliderflow.flashsim.stats`), ``FlashSim.replica``
 the replica index.
 
@@ -33,8 +33,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colliderflow.flashsim.event import (CONDITIONS, UNRECORDED_CONDITIONS, met_condition, met_from_targets,
-                                         pv_condition, rho_feature)
+from colliderflow.flashsim.event import (CONDITIONS, PILEUP_FEATURES, UNRECORDED_CONDITIONS,
+                                         UNRECORDED_PILEUP_FEATURES, met_condition, met_from_targets,
+                                         pileup_columns, pv_condition)
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField
 from colliderflow.flashsim.ode import integrate
 from colliderflow.flashsim.sources import MODELS, SourceTable, event_features, source_table
@@ -116,9 +117,13 @@ class _Model:
     def __init__(self, name: str, entry: dict[str, Any], targets, device: torch.device):
         self.name = name
         self.clf = None
+        #: the multiplicity cap it was trained with (rank and count features are scaled by it);
+        #: the bundle's, not this code's MODELS, so that older bundles keep theirs
+        self.max_multiplicity = MODELS[name].max_multiplicity if name in MODELS else 1
         if "classifier" in entry:
             c = entry["classifier"]
-            self.clf = MultiplicityNet(c["cond_dim"], c["max_multiplicity"], c["hidden"], c["layers"]).to(device)
+            self.max_multiplicity = int(c["max_multiplicity"])
+            self.clf = MultiplicityNet(c["cond_dim"], self.max_multiplicity, c["hidden"], c["layers"]).to(device)
             self._load(self.clf, c["state"])
         f = entry["flow"]
         self.flow = VectorField(f["dim"], f["cond_dim"], f["hidden"], f["layers"]).to(device)
@@ -132,6 +137,11 @@ class _Model:
         self.condition = str(entry.get("condition", UNRECORDED_CONDITIONS.get(name, "")))
         if name in CONDITIONS and self.condition not in CONDITIONS[name]:
             raise ValueError(f"model {name!r} is conditioned on {self.condition!r}, not one of {CONDITIONS[name]}")
+        #: the pileup-stage columns it is conditioned on (event.py; bundles without the record: rho)
+        self.pileup = tuple(str(p) for p in entry.get("pileup", UNRECORDED_PILEUP_FEATURES))
+        if any(p not in PILEUP_FEATURES for p in self.pileup):
+            raise ValueError(f"model {name!r} is conditioned on pileup features {list(self.pileup)}, "
+                             f"this colliderflow knows {list(PILEUP_FEATURES)}")
 
     @staticmethod
     def _load(module: torch.nn.Module, state: dict) -> None:
@@ -172,7 +182,7 @@ class FlashSim:
         """Network rows evaluated together: cache-sized chunks on the CPU, everything at once elsewhere."""
         return _chunks(n, _CPU_CHUNK) if self.device.type == "cpu" else [slice(None)]
 
-    def _objects(self, events: ak.Array, name: str, ev_feat: np.ndarray, rho_col: np.ndarray, K: int,
+    def _objects(self, events: ak.Array, name: str, ev_feat: np.ndarray, pileup: dict[str, np.ndarray], K: int,
                  gen: torch.Generator, cfg: SampleConfig,
                  tables: dict[str, SourceTable]) -> dict[str, np.ndarray] | None:
         """Objects of model ``name``; ``tables`` caches the source tables of this batch by source."""
@@ -186,7 +196,8 @@ class FlashSim:
         ns = len(t.cond)
         cond = np.repeat(t.cond, K, axis=0)  # source-major, replica-minor
         out_event = np.repeat(t.event, K) * K + np.tile(np.arange(K), ns)
-        cond = np.column_stack([cond, rho_col[out_event]]).astype(np.float32)  # each replica's own rho
+        # each replica's own pileup stage (rho, vertices)
+        cond = np.column_stack([cond, pileup_columns(pileup, m.pileup)[out_event]]).astype(np.float32)
         if m.clf is not None and len(cond):
             with torch.inference_mode():
                 drawn = m.clf.sample(torch.as_tensor(cond, device=self.device), gen, self._row_chunks(len(cond)))
@@ -196,7 +207,7 @@ class FlashSim:
         rows = np.repeat(np.arange(len(cond)), count)
         first = np.concatenate([[0], np.cumsum(count)[:-1]]) if len(count) else np.zeros(0, np.int64)
         rank = np.arange(len(rows)) - np.repeat(first, count)
-        oc = object_condition(cond[rows], rank, count[rows], spec.max_multiplicity)
+        oc = object_condition(cond[rows], rank, count[rows], m.max_multiplicity)
         z = self._flow(m, oc, gen, cfg.solver, cfg.steps)
         src_rows = rows // K
         ref = {k: v[src_rows] for k, v in t.ref.items()}
@@ -257,7 +268,7 @@ class FlashSim:
         zeros = np.zeros(n_out, np.float32)  # the beam line, as in the full simulation
         out["PV"] = ak.zip({"npvs": pv["npvs"].astype(np.int16), "x": zeros, "y": zeros, "z": pv["z"].astype(np.float32)})
         out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": pv["rho"].astype(np.float32)})
-        rho_col = rho_feature(pv["rho"])
+        pileup = {"rho": pv["rho"], "npvs": ak.to_numpy(out["PV"].npvs)}
         reco: dict[str, ak.Array] = {}
         tables: dict[str, SourceTable] = {}
         for coll in RECO_COLLECTIONS:
@@ -265,7 +276,7 @@ class FlashSim:
             for name, spec in MODELS.items():
                 if spec.collection != coll:
                     continue
-                p = self._objects(events, name, ev_feat, rho_col, K, gen, config, tables)
+                p = self._objects(events, name, ev_feat, pileup, K, gen, config, tables)
                 if p is not None:
                     for f in RECO_COLLECTIONS[coll]:
                         p.setdefault(f, np.full(len(p["_event"]), _DEFAULTS.get(f, 0.0)))
@@ -274,7 +285,8 @@ class FlashSim:
         out.update(reco)
         if "met" in self.models:
             m = self.models["met"]
-            cond = np.column_stack([met_condition(gen_ev, reco, ev_rep, m.condition), rho_col]).astype(np.float32)
+            cond = np.column_stack([met_condition(gen_ev, reco, ev_rep, m.condition),
+                                    pileup_columns(pileup, m.pileup)]).astype(np.float32)
             z = self._flow(m, cond, gen, config.solver, config.steps)
             met = met_from_targets(m.transform.inverse(z, {}), ak.to_numpy(gen_ev.GenMET.phi).astype(np.float64))
             out["PuppiMET"] = ak.zip({k: met[k].astype(np.float32) for k in ("pt", "phi", "sumEt")})

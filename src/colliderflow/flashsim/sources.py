@@ -83,7 +83,7 @@ def _photon_targets(relative: bool) -> list[TargetSpec]:
 
 MODELS: dict[str, ModelSpec] = {m.name: m for m in [
     ModelSpec("jet_genjet", "Jet", "GenJet", 2, _jet_targets(True)),
-    ModelSpec("jet_pileup", "Jet", "Event", 8, _jet_targets(False)),
+    ModelSpec("jet_pileup", "Jet", "Event", 12, _jet_targets(False)),
     ModelSpec("muon_genmuon", "Muon", "GenPart:13", 2, _muon_targets(True, True)),
     ModelSpec("muon_genjet", "Muon", "GenJet", 2, _muon_targets(True, False)),
     ModelSpec("muon_pileup", "Muon", "Event", 2, _muon_targets(False, False)),
@@ -94,7 +94,7 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
     ModelSpec("photon_genphoton", "Photon", "GenPart:22", 2, _photon_targets(True)),
     ModelSpec("photon_genelectron", "Photon", "GenPart:11", 2, _photon_targets(True)),
     ModelSpec("photon_genjet", "Photon", "GenJet", 4, _photon_targets(True)),
-    ModelSpec("photon_pileup", "Photon", "Event", 4, _photon_targets(False)),
+    ModelSpec("photon_pileup", "Photon", "Event", 10, _photon_targets(False)),
 ]}
 
 #: the reconstructed fields FlashSim produces per collection (the rest of the schema is bookkeeping)

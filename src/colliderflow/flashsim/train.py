@@ -29,8 +29,8 @@ import torch
 from tqdm import tqdm
 
 from colliderflow.flashsim.bundle import model_targets, object_condition, save_bundle
-from colliderflow.flashsim.event import (TRAINED_CONDITIONS, met_condition, met_targets, pv_condition, pv_targets,
-                                         rho_feature, rho_of)
+from colliderflow.flashsim.event import (PILEUP_FEATURES, TRAINED_CONDITIONS, met_condition, met_targets,
+                                         pileup_columns, pv_condition, pv_targets, rho_of)
 from colliderflow.flashsim.nets import MultiplicityNet, VectorField, cfm_loss, multiplicity_loss
 from colliderflow.flashsim.sources import MODELS, event_features, source_table
 from colliderflow.flashsim.transforms import TargetTransform
@@ -63,7 +63,7 @@ class NetConfig(RangeChecked):
     flow_layers: int = positive(3)
     clf_hidden: int = positive(64)
     clf_layers: int = positive(3)
-    steps: int = positive(20000)
+    steps: int = bounded(20000, ge=10, note="the one-cycle schedule needs a warm-up")
     max_epochs: int = positive(1000)
     min_steps: int = non_negative(300)
     batch_size: int = positive(1024)
@@ -74,9 +74,9 @@ class NetConfig(RangeChecked):
     flow_patience: int = non_negative(0)
 
     def steps_for(self, n: int) -> int:
-        """Optimiser steps for a training set of ``n`` rows."""
+        """Optimiser steps for a training set of ``n`` rows (at least 10)."""
         per_epoch = max(1, -(-n // self.batch_size))
-        return min(self.steps, max(self.min_steps, self.max_epochs * per_epoch))
+        return max(10, min(self.steps, max(self.min_steps, self.max_epochs * per_epoch)))
 
 
 @dataclass
@@ -121,10 +121,10 @@ class ModelData:
 def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -> ModelData:
     """Build the training inputs of model ``name`` from full-simulation nano events."""
     ev_feat = event_features(events) if ev_feat is None else ev_feat
-    rho_col = rho_feature(rho_of(events))
+    pileup = pileup_columns({"rho": rho_of(events), "npvs": ak.to_numpy(events.PV.npvs)}, PILEUP_FEATURES)
     if name == "met":
         reco = {k: events[k] for k in ("Jet", "Muon", "Electron", "Photon")}
-        cond = np.column_stack([met_condition(events, reco, ev_feat, TRAINED_CONDITIONS["met"]), rho_col]).astype(np.float32)
+        cond = np.column_stack([met_condition(events, reco, ev_feat, TRAINED_CONDITIONS["met"]), pileup]).astype(np.float32)
         ev = np.arange(len(events))
         return ModelData(cond, None, cond, met_targets(events), {}, ev, ev)
     if name == "pv":
@@ -133,7 +133,7 @@ def model_data(events: ak.Array, name: str, ev_feat: np.ndarray | None = None) -
         return ModelData(cond, None, cond, pv_targets(events), {}, ev, ev)
     spec = MODELS[name]
     t = source_table(events, spec, with_targets=True, ev_feat=ev_feat)
-    t.cond = np.column_stack([t.cond, rho_col[t.event]]).astype(np.float32)
+    t.cond = np.column_stack([t.cond, pileup[t.event]]).astype(np.float32)
     rows = t.obj_source
     assert rows is not None and t.count is not None and t.obj_rank is not None and t.obj is not None  # with_targets
     oc = object_condition(t.cond[rows], t.obj_rank, t.count[rows], spec.max_multiplicity)
@@ -173,7 +173,8 @@ def _train_loop(module: torch.nn.Module, loss_fn, n: int, net: NetConfig, gen: t
                 progress: bool, val_fn=None, patience: int = 0) -> dict[str, Any]:
     steps = net.steps_for(n)
     opt = torch.optim.AdamW(module.parameters(), lr=net.lr, weight_decay=net.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=net.lr, total_steps=steps, pct_start=0.05)
+    # 5% warm-up, at least two steps (torch's one-cycle schedule divides by zero below that)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=net.lr, total_steps=steps, pct_start=max(0.05, 2.5 / steps))
     hist: dict[str, Any] = {"step": [], "train": [], "val": []}  # lists of floats, and the int best_step
     running = []
     every = max(steps // net.evals, 1)
@@ -329,6 +330,8 @@ def train_flashsim(config: FlashSimTrainConfig, progress: bool = True) -> dict[s
         entry, rep = train_model(name, data, config, device, progress)
         if name in TRAINED_CONDITIONS:  # what sampling conditions them on (bundles without it: the old ones)
             entry["condition"] = rep["condition"] = TRAINED_CONDITIONS[name]
+        if name != "pv":  # the pileup-stage columns every other model is conditioned on
+            entry["pileup"] = rep["pileup"] = list(PILEUP_FEATURES)
         bundle["models"][name] = entry
         report["models"][name] = rep
     save_bundle(out / "flashsim.pt", to_dict(config), bundle["models"], bundle["skipped"],
