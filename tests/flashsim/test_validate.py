@@ -43,3 +43,18 @@ def test_flash_over_full_ratio_adds_relative_errors_in_quadrature():
     assert ratio[0] == pytest.approx(0.9)
     assert err[0] == pytest.approx(0.9 * np.hypot(0.03 / 0.9, 0.04 / 1.0))
     assert not np.isfinite(ratio[1]) and np.isnan(ratio[2])  # empty Full bin, missing Flash point
+
+
+def test_efficiency_error_counts_generator_events_and_never_vanishes():
+    from colliderflow.flashsim.validate import _efficiency
+
+    # Full: 50 of 100 and 20 of 20 objects, unit weights (variance = count)
+    eff, err = _efficiency(np.array([50.0, 20.0]), np.array([100.0, 20.0]), np.array([100.0, 20.0]))
+    np.testing.assert_allclose(eff, [0.5, 1.0])
+    assert err[0] == pytest.approx(0.05)
+    assert 0 < err[1] < 0.06  # all pass: about 1/n, not 0
+    # K = 10 replicas of 100 generator objects with weights 1/K: the fold variance (100) counts 100
+    # objects; a per-entry variance (1000 x 0.1^2 = 10) would claim 1000 and shrink the error
+    _, err_naive = _efficiency(np.array([50.0]), np.array([100.0]), np.array([10.0]))
+    assert err_naive[0] == pytest.approx(err[0] / np.sqrt(10))
+    assert np.isnan(_efficiency(np.array([0.0]), np.array([0.0]), np.array([0.0]))[1][0])

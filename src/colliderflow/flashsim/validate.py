@@ -36,7 +36,7 @@ from colliderflow.flashsim.stats import fold_histogram
 from colliderflow.nano.io import nano_oversample, read_nano, read_nano_header
 from colliderflow.nano.schema import GEN_INPUTS, RECO_CONTENT
 from colliderflow.physics.resolution import IQR_TO_SIGMA
-from colliderflow.physics.uncertainty import event_bootstrap
+from colliderflow.physics.uncertainty import binomial_error, event_bootstrap
 from colliderflow.plotting import LABEL, log_pt_axis, save, use_cms_style
 from colliderflow.utils.atomic import atomic_dir, atomic_write_text
 from colliderflow.utils.config import RangeChecked, bounded, non_negative, positive
@@ -281,6 +281,16 @@ def _response_figures(r: np.ndarray, fold: np.ndarray, rng: np.random.Generator,
     return tuple(out)
 
 
+def _efficiency(passed: np.ndarray, total: np.ndarray, total_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Efficiency per bin and its binomial error on the effective number of generator objects
+    (total^2 / variance: the entries themselves for Full, the generator events for K replicas),
+    which stays non-zero at efficiencies of 0 and 1 (:func:`binomial_error`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff = passed / total
+        n_eff = np.where(total_var > 0, total**2 / total_var, 0.0)
+    return eff, binomial_error(eff * n_eff, n_eff)
+
+
 def _ratio(num: np.ndarray, num_err: np.ndarray, den: np.ndarray, den_err: np.ndarray):
     """Flash / Full per bin with the two relative errors added in quadrature (NaN where undefined)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -305,9 +315,7 @@ def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> d
         k = s.oversample
         all_h = fold_histogram(pt, fold, edges, weights=w * k, oversample=k)
         pass_h = fold_histogram(pt[matched], fold[matched], edges, weights=w[matched] * k, oversample=k)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            eff = pass_h.values / all_h.values
-            err = np.sqrt(np.maximum(pass_h.variances, 0)) / all_h.values * np.sqrt(np.clip(1 - eff, 0, 1))
+        eff, err = _efficiency(pass_h.values, all_h.values, all_h.variances)
         r = rpt[matched] / pt[matched]
         b = np.digitize(pt[matched], edges) - 1
         rng = np.random.default_rng(0)  # the bootstrap's own seed: the same errors on every run
