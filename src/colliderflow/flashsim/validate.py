@@ -335,6 +335,8 @@ def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> d
         ax.set_ylabel(yl, fontsize=13)
         ax.tick_params(which="both", labelsize=11)
         ax.legend(fontsize=11)
+        if j == 0:  # an efficiency: error bars of sparse bins may reach past 1
+            ax.set_ylim(top=1.05)
         rax = axes[1, j]
         if "flash" in points and "full" in points:
             ratio, rerr = _ratio(*points["flash"][j], *points["full"][j])
