@@ -163,3 +163,14 @@ def test_type1_met_propagates_the_corrections_of_jets_above_threshold():
     corrected = ak.Array([[30.0, 14.0], []])
     mx, my = type1_met(np.array([5.0, 1.0]), np.array([0.0, 2.0]), pt, phi, corrected, min_pt=15.0)
     assert mx == pytest.approx([5.0 - 10.0, 1.0]) and my == pytest.approx([0.0, 2.0])
+
+
+def test_gaussian_fit_with_singular_covariance_gives_nan_error_and_no_warning():
+    import warnings
+
+    rng = np.random.default_rng(272)
+    r = rng.normal(1, 0.1, int(rng.integers(10, 30)))  # 12 entries: the fit's covariance is singular
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = summarise_response(r).to_dict()
+    assert np.isfinite(s["gauss_sigma_over_mean"]) and np.isnan(s["gauss_sigma_over_mean_err"])

@@ -8,11 +8,12 @@ standard errors from the fit covariance, and for the quantile measure from boots
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 
 __all__ = ["IQR_TO_SIGMA", "ResponseSummary", "summarise_response", "binned_response", "JetCorrections",
            "derive_jec"]
@@ -68,12 +69,16 @@ def summarise_response(r: np.ndarray, rng: np.random.Generator | None = None, n_
             nb = int(np.clip(np.sqrt(len(sel)), 10, 60))
             h, edges = np.histogram(sel, bins=nb, range=(lo, hi))
             c = 0.5 * (edges[1:] + edges[:-1])
-            popt, pcov = curve_fit(_gauss, c, h, p0=(h.max(), mu, sigma), sigma=np.sqrt(np.maximum(h, 1)),
-                                   absolute_sigma=True, maxfev=2000)
+            with warnings.catch_warnings():  # a singular covariance leaves the error NaN below, not inf
+                warnings.simplefilter("ignore", OptimizeWarning)
+                popt, pcov = curve_fit(_gauss, c, h, p0=(h.max(), mu, sigma), sigma=np.sqrt(np.maximum(h, 1)),
+                                       absolute_sigma=True, maxfev=2000)
             mu, sigma = popt[1], abs(popt[2])
         err = np.sqrt(np.diag(pcov))
         g_mean, g_res = float(mu), float(sigma / mu)
         g_err = float(g_res * np.hypot(err[2] / sigma, err[1] / mu))
+        if not np.isfinite(g_err):
+            g_err = nan
     except (RuntimeError, ValueError, TypeError):
         pass
     return ResponseSummary(len(r), med, iqr, iqr_err, g_mean, g_res, g_err)
