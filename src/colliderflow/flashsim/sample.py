@@ -8,8 +8,9 @@ of every produced object by integrating the flow's ODE from Gaussian noise, and 
 target transforms. Objects of all sources of a collection are merged, the full simulation's
 selections applied and pT-sorted. The pileup stage (vertices, rho) is sampled first from the
 number of pileup interactions, and every object model is conditioned on the sampled rho and
-number of vertices (older bundles: rho only); MET is sampled last, conditioned on the FlashSim objects. Generator collections are copied to every replica; ``event`` keeps the
-generator event number (the fold of :mod:`colliderflow.flashsim.stats`), ``FlashSim.replica``
+number of vertices (older bundles: rho only); MET is sampled last, conditioned on the FlashSim
+objects. Generator collections are copied to every replica; ``event`` keeps the generator event
+number (the fold of :mod:`colliderflow.flashsim.stats`), ``FlashSim.replica``
 the replica index.
 
 Random numbers come from a torch generator seeded with (seed, batch index), so a file is
