@@ -1,4 +1,7 @@
-"""Training: data batching, exact resume after a kill, and inference through both runtimes."""
+"""Training: data batching and its memory-mapped cache, exact resume after a kill, and inference through
+both runtimes."""
+
+import os
 
 import numpy as np
 import pytest
@@ -47,6 +50,41 @@ def test_pad_batch(dataset):
     short = 0 if n0 < n1 else 1
     assert (X[short, min(n0, n1):] == 0).all()
     assert np.array_equal(Y[0, :n0], ev.Y[0])
+
+
+def test_memory_mapped_events_equal_the_in_memory_ones_and_follow_the_dataset(dataset, tmp_path):
+    ram = load_events([dataset], max_events=10)
+    mapped = load_events([dataset], max_events=10, cache_dir=tmp_path / "cache")
+    assert len(mapped) == len(ram) == 10 and mapped.source == ram.source
+    assert all(isinstance(x.base, np.memmap) or isinstance(x, np.memmap) for x in mapped.X)
+    assert all(np.array_equal(a, b) for a, b in zip(ram.X, mapped.X))
+    assert all(np.array_equal(a, b) for a, b in zip(ram.Y, mapped.Y))
+    (folder,) = (tmp_path / "cache").iterdir()
+    stamp = (folder / "X.npy").stat().st_mtime_ns
+    load_events([dataset], max_events=10, cache_dir=tmp_path / "cache")  # reused, not rewritten
+    assert (folder / "X.npy").stat().st_mtime_ns == stamp
+    load_events([dataset], max_events=5, cache_dir=tmp_path / "cache")  # another cap: its own copy
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+    chunk = sorted(p for p in dataset.iterdir() if p.suffix == ".parquet")[0]
+    st = chunk.stat()
+    os.utime(chunk, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a rewritten chunk: copied again
+    try:
+        load_events([dataset], max_events=10, cache_dir=tmp_path / "cache")
+    finally:
+        os.utime(chunk, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert len(list((tmp_path / "cache").iterdir())) == 3
+
+
+def test_training_from_the_memory_mapped_cache_gives_the_same_model(dataset, tmp_path):
+    T.train(_config(dataset, tmp_path / "ram", **{"optim.max_steps": 3}), progress=False)
+    T.train(_config(dataset, tmp_path / "map", **{"optim.max_steps": 3, "data.cache": str(tmp_path / "cache")}),
+            progress=False)
+    a = read_model_file(tmp_path / "ram" / "model.pt")["state_dict"]
+    b = read_model_file(tmp_path / "map" / "model.pt")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # a run without the cache resumes with it (and the reverse): where the events come from is not the config
+    T.train(_config(dataset, tmp_path / "ram", **{"optim.max_steps": 3, "data.cache": str(tmp_path / "cache")}),
+            progress=False)
 
 
 def test_resume_after_kill_is_exact(dataset, tmp_path, monkeypatch):
