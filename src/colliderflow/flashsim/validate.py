@@ -152,6 +152,14 @@ def axis_label(name: str) -> str:
     return f"{name} [{unit}]" if unit else name
 
 
+def _ratio(num: np.ndarray, num_err: np.ndarray, den: np.ndarray, den_err: np.ndarray):
+    """num / den per bin (Flash or an independent Full over Full) and its error, the two relative
+    errors in quadrature: sqrt(num_err^2 + (num den_err / den)^2) / den, which stays finite where
+    num is 0; not finite where den is 0 (such points are not drawn)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / den, np.sqrt(num_err**2 + (num * den_err / den) ** 2) / np.abs(den)
+
+
 def _grid_plot(title: str, columns: dict[str, dict[str, Any]], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -175,14 +183,12 @@ def _grid_plot(title: str, columns: dict[str, dict[str, Any]], path: Path) -> Pa
             else:
                 ax.stairs(val, e, color=color, label=label, linestyle="-" if key == "flash" else "--")
         full, ferr = c["full"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for key, color in (("flash", "C1"), ("ref", "C0")):
-                if key in c:
-                    val, err = c[key]
-                    r = val / full
-                    rerr = np.sqrt(err**2 + (val * ferr / np.where(full > 0, full, 1)) ** 2) / np.where(full > 0, full, 1)
-                    rax.errorbar(0.5 * (e[1:] + e[:-1]), r, yerr=rerr, fmt="o" if key == "flash" else "x", ms=3,
-                                 color=color)
+        for key, color in (("flash", "C1"), ("ref", "C0")):
+            if key in c:
+                val, err = c[key]
+                r, rerr = _ratio(val, err, full, ferr)
+                rax.errorbar(0.5 * (e[1:] + e[:-1]), r, yerr=rerr, fmt="o" if key == "flash" else "x", ms=3,
+                             color=color)
         rax.axhline(1, color="grey", lw=0.8)
         rax.set_ylim(0.5, 1.5)
         ax.set_xlim(e[0], e[-1])
@@ -291,12 +297,6 @@ def _efficiency(passed: np.ndarray, total: np.ndarray, total_var: np.ndarray) ->
     return eff, binomial_error(eff * n_eff, n_eff)
 
 
-def _ratio(num: np.ndarray, num_err: np.ndarray, den: np.ndarray, den_err: np.ndarray):
-    """Flash / Full per bin with the two relative errors added in quadrature (NaN where undefined)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = num / den
-        err = np.abs(ratio) * np.hypot(num_err / num, den_err / den)
-    return ratio, err
 
 
 def _efficiency_response(samples: dict[str, _Sample], coll: str, out: Path) -> dict[str, Any]:
