@@ -24,10 +24,11 @@ of a source is built once per batch for all models that share the source.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import awkward as ak
 import numpy as np
@@ -183,7 +184,8 @@ class FlashSim:
         """Network rows evaluated together: cache-sized chunks on the CPU, everything at once elsewhere."""
         return _chunks(n, _CPU_CHUNK) if self.device.type == "cpu" else [slice(None)]
 
-    def _objects(self, events: ak.Array, name: str, ev_feat: np.ndarray, pileup: dict[str, np.ndarray], K: int,
+    def _objects(self, events: ak.Array, name: str, ev_feat: np.ndarray,
+                 pileup: Callable[[tuple[str, ...]], np.ndarray], K: int,
                  gen: torch.Generator, cfg: SampleConfig,
                  tables: dict[str, SourceTable]) -> dict[str, np.ndarray] | None:
         """Objects of model ``name``; ``tables`` caches the source tables of this batch by source."""
@@ -198,7 +200,7 @@ class FlashSim:
         cond = np.repeat(t.cond, K, axis=0)  # source-major, replica-minor
         out_event = np.repeat(t.event, K) * K + np.tile(np.arange(K), ns)
         # each replica's own pileup stage (rho, vertices)
-        cond = np.column_stack([cond, pileup_columns(pileup, m.pileup)[out_event]]).astype(np.float32)
+        cond = np.column_stack([cond, pileup(m.pileup)[out_event]]).astype(np.float32)
         if m.clf is not None and len(cond):
             with torch.inference_mode():
                 drawn = m.clf.sample(torch.as_tensor(cond, device=self.device), gen, self._row_chunks(len(cond)))
@@ -269,7 +271,8 @@ class FlashSim:
         zeros = np.zeros(n_out, np.float32)  # the beam line, as in the full simulation
         out["PV"] = ak.zip({"npvs": pv["npvs"].astype(np.int16), "x": zeros, "y": zeros, "z": pv["z"].astype(np.float32)})
         out["Rho"] = ak.zip({"fixedGridRhoFastjetAll": pv["rho"].astype(np.float32)})
-        pileup = {"rho": pv["rho"], "npvs": ak.to_numpy(out["PV"].npvs)}
+        stage = {"rho": pv["rho"], "npvs": ak.to_numpy(out["PV"].npvs)}
+        pileup = functools.cache(lambda names: pileup_columns(stage, names))  # (E K, C), once per set of names
         reco: dict[str, ak.Array] = {}
         tables: dict[str, SourceTable] = {}
         for coll in RECO_COLLECTIONS:
@@ -287,7 +290,7 @@ class FlashSim:
         if "met" in self.models:
             m = self.models["met"]
             cond = np.column_stack([met_condition(gen_ev, reco, ev_rep, m.condition),
-                                    pileup_columns(pileup, m.pileup)]).astype(np.float32)
+                                    pileup(m.pileup)]).astype(np.float32)
             z = self._flow(m, cond, gen, config.solver, config.steps)
             met = met_from_targets(m.transform.inverse(z, {}), ak.to_numpy(gen_ev.GenMET.phi).astype(np.float64))
             out["PuppiMET"] = ak.zip({k: met[k].astype(np.float32) for k in ("pt", "phi", "sumEt")})
