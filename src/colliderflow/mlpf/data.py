@@ -89,12 +89,11 @@ def _flat_dataset(path: str | os.PathLike, max_events: int | None, with_target: 
             ys.append(_flat(data.ytarget, TARGET_COLUMNS)[0])
         n += len(data)
         del data
-    width = {"X": len(ELEMENT_FEATURES), "Y": len(TARGET_COLUMNS)}
-    out = {"X": np.concatenate(xs) if xs else np.zeros((0, width["X"]), np.float32),
+    out = {"X": np.concatenate(xs) if xs else np.zeros((0, len(ELEMENT_FEATURES)), np.float32),
            "offsets": np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64),
            "index": np.concatenate(idx) if idx else np.zeros(0, np.int64)}
     if with_target:
-        out["Y"] = np.concatenate(ys) if ys else np.zeros((0, width["Y"]), np.float32)
+        out["Y"] = np.concatenate(ys) if ys else np.zeros((0, len(TARGET_COLUMNS)), np.float32)
     del xs, ys
     release_free_memory()
     return out
